@@ -1,0 +1,500 @@
+"""The per-agent adherence reducer.
+
+``AgentReducer`` holds one agent's identities, effective timeline, schedule,
+day accumulators and alert state, and is driven by ``apply_state``,
+``apply_schedule`` and ``tick``; each returns the outputs it caused.
+
+Accounting invariant: with ``F`` the start of the open (last) effective run,
+every clean day in ``days`` holds exactly the accounting of
+``[day start, min(day end, F))``. Days in ``dirty`` are rebuilt from the
+timeline when next built. An in-order event closes one run and accounts it
+(O(1) amortised); a late event or a schedule change marks only the days it
+touches as dirty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rta.accounting import DayAcc, account, account_in_day
+from rta.calendar import DayCalendar
+from rta.config import TenantSettings
+from rta.outputs import AlertOut, DaySummaryOut, Output, Rejected, StatusOut
+from rta.rules import Adherence, Rules
+from rta.schedule import AgentSchedule, Part
+from rta.states import IN_SERVICE_STATES, LOGOUT, RTAS_NAMES, STATE_NAMES
+from rta.summary import build_summary
+from rta.timeline import LOGGED_OUT, EffectiveTimeline, IdentityTimeline, Reason, Value, effective
+
+Identity = tuple[str, str]
+OUT = Adherence.OUT
+
+
+class TenantContext:
+    """What every agent of one tenant shares: settings, calendar, rules."""
+
+    __slots__ = ("calendar", "horizon_ms", "rules", "settings", "tenant_id", "tolerance_ms")
+
+    def __init__(self, tenant_id: str, settings: TenantSettings) -> None:
+        self.tenant_id = tenant_id
+        self.settings = settings
+        self.calendar = DayCalendar(settings.zone)
+        self.rules: Rules = settings.rules
+        self.tolerance_ms = settings.switch_tolerance_seconds * 1000
+        self.horizon_ms = settings.lateness_horizon_seconds * 1000
+
+
+class AlertState:
+    __slots__ = ("cursor", "last_ended", "open_start", "open_threshold", "recheck", "run_start")
+
+    def __init__(self) -> None:
+        self.cursor: int | None = None  # evaluated up to (exclusive)
+        self.run_start: int | None = None  # OUT run holding just before cursor
+        self.open_start: int | None = None  # run with ALERT_STARTED and no ALERT_ENDED
+        self.open_threshold = 0
+        self.last_ended: int | None = None
+        self.recheck = False  # the timeline before cursor changed
+
+
+class AgentReducer:
+    __slots__ = (
+        "_order",
+        "acd_agent_id",
+        "agent_id",
+        "agent_key",
+        "alerts",
+        "changed",
+        "ctx",
+        "days",
+        "dirty",
+        "eff",
+        "emitted",
+        "identities",
+        "last_status",
+        "newest",
+        "schedule",
+    )
+
+    def __init__(self, ctx: TenantContext, agent_key: str) -> None:
+        self.ctx = ctx
+        self.agent_key = agent_key
+        self.agent_id: int | str = agent_key
+        self.acd_agent_id = ""
+        self.identities: dict[Identity, IdentityTimeline] = {}
+        self._order: list[IdentityTimeline] = []
+        self.schedule = AgentSchedule()
+        self.eff = EffectiveTimeline()
+        self.newest: int | None = None
+        self.days: dict[int, DayAcc] = {}
+        self.dirty: set[int] = set()
+        self.changed: set[int] = set()
+        self.emitted: set[int] = set()
+        self.alerts = AlertState()
+        self.last_status: tuple[Any, ...] | None = None
+
+    # ------------------------------------------------------------------ identities
+    def add_identity(self, identity: Identity,
+                     timeline: IdentityTimeline | None = None) -> None:
+        if identity in self.identities:
+            return
+        self.identities[identity] = timeline or IdentityTimeline()
+        self._order = [self.identities[k] for k in sorted(self.identities)]
+        first = self.identities[identity].times[0] if timeline and len(timeline) else None
+        if timeline is not None and timeline.newest is not None:
+            self.newest = timeline.newest if self.newest is None else max(self.newest,
+                                                                         timeline.newest)
+        if len(self._order) > 1 or first is not None:
+            # a new channel can change the effective state (even while LOGOUT: the reason)
+            self._history_changed(first if first is not None else self._earliest())
+
+    def remove_identity(self, identity: Identity) -> IdentityTimeline | None:
+        tl = self.identities.pop(identity, None)
+        if tl is None:
+            return None
+        self._order = [self.identities[k] for k in sorted(self.identities)]
+        self.newest = max((t.newest for t in self._order if t.newest is not None), default=None)
+        self._history_changed(self._earliest(tl))
+        return tl
+
+    def _earliest(self, *extra: IdentityTimeline) -> int:
+        firsts = [t.times[0] for t in (*self._order, *extra) if len(t)]
+        return min(firsts, default=0)
+
+    # ------------------------------------------------------------------ inputs
+    def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
+                    event_id: str | None, now: int | None = None) -> list[Output]:
+        tl = self.identities[identity]
+        newest = tl.newest
+        if newest is not None and ts < newest - self.ctx.horizon_ms:
+            return [Rejected(
+                f"event at {ts} is older than the lateness horizon "
+                f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})")]
+        res = tl.add(ts, state, reason, event_id)
+        if res.status == "conflict":
+            return [Rejected(f"eventId {event_id!r} was already applied with another body")]
+        if res.status == "duplicate" and not res.replaced:
+            return []
+        self._timeline_changed(ts, (state, reason) if res.status == "applied" else None)
+        return self.tick(now) if now is not None else []
+
+    def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
+                       parts: list[Part], now: int | None = None) -> list[Output]:
+        self.agent_id = agent_id
+        self.acd_agent_id = acd_agent_id
+        self.schedule.replace_window(from_ts, to_ts, parts)
+        # days inside the window, and the day of to_ts (a part cut there starts anew)
+        self._mark_dirty(from_ts, to_ts)
+        if self.alerts.cursor is not None and from_ts < self.alerts.cursor:
+            self.alerts.recheck = True
+        return self.tick(now) if now is not None else []
+
+    def tick(self, now: int) -> list[Output]:
+        """Advance open states to ``now``: alerts and live status."""
+        outs: list[Output] = list(self._eval_alerts(now))
+        status = self.status(now)
+        sig = tuple(v for k, v in status.items() if k != "asOf")
+        if sig != self.last_status:
+            self.last_status = sig
+            outs.append(StatusOut(self.ctx.tenant_id, self.agent_key, status))
+        return outs
+
+    # ------------------------------------------------------------------ timeline upkeep
+    def _timeline_changed(self, t: int, value: Value | None) -> None:
+        eff = self.eff
+        old_f = eff.last_change
+        if value is not None and (self.newest is None or t > self.newest):
+            self.newest = t
+            if len(self._order) > 1:
+                value = effective([tl.value_at(t) for tl in self._order])
+            if value != eff.current:
+                if old_f is not None:
+                    self._account(old_f, t, eff.current)
+                eff.append(t, value)
+                if old_f is None:
+                    self._mark_dirty(t, t)  # the LOGOUT prefix of the first day
+                self.changed.add(self.ctx.calendar.ordinal(t))
+            return
+        self.newest = t if self.newest is None else max(self.newest, t)
+        self._history_changed(t)
+
+    def _history_changed(self, t: int) -> None:
+        """Rebuild the effective timeline from ``t`` and fix the accounting."""
+        eff = self.eff
+        old_f = eff.last_change
+        eff.rebuild_from(t, self._order)
+        new_f = eff.last_change
+        if self.alerts.cursor is not None and t < self.alerts.cursor:
+            self.alerts.recheck = True
+        if old_f is None or t < old_f:
+            hi = max(x for x in (old_f, new_f, t) if x is not None)
+            self._mark_dirty(t, hi)
+        elif new_f is not None and new_f > old_f:
+            i = eff.index_at(old_f)
+            for j in range(max(i, 0), len(eff.times) - 1):
+                self._account(max(eff.times[j], old_f), eff.times[j + 1], eff.values[j])
+            self.changed.add(self.ctx.calendar.ordinal(new_f))
+
+    def _account(self, a: int, b: int, value: Value) -> None:
+        ctx = self.ctx
+        account(self.days, self.dirty, self.changed, a, b, value[0], value[1], ctx.calendar,
+                self.schedule, ctx.rules, ctx.tolerance_ms)
+
+    def _mark_dirty(self, a: int, b: int) -> None:
+        """Days holding any instant of ``[a, b]`` must be rebuilt."""
+        cal = self.ctx.calendar
+        o, last = cal.ordinal(a), cal.ordinal(b)
+        while o <= last:
+            self.dirty.add(o)
+            self.changed.add(o)
+            self.days.pop(o, None)
+            o += 1
+
+    # ------------------------------------------------------------------ day figures
+    def _fresh(self, ds: int, e: int) -> DayAcc:
+        """Account ``[ds, e)`` (inside one day) from the timeline."""
+        acc = DayAcc()
+        eff, ctx = self.eff, self.ctx
+        times, values = eff.times, eff.values
+        i = eff.index_at(ds)
+        t = ds
+        while t < e:
+            v = values[i] if i >= 0 else LOGGED_OUT
+            nxt = times[i + 1] if i + 1 < len(times) else e
+            y = nxt if nxt < e else e
+            account_in_day(acc, t, y, v[0], v[1], self.schedule, ctx.rules, ctx.tolerance_ms)
+            t = y
+            i += 1
+        return acc
+
+    def day_acc(self, o: int, as_of: int | None) -> DayAcc:
+        """Accounting of day ``o`` with states running to ``as_of`` (None: day end)."""
+        ds, de = self.ctx.calendar.bounds(o)
+        until = de if as_of is None else max(ds, min(de, as_of))
+        f = self.eff.last_change
+        if f is not None and until < de and until < f:
+            return self._fresh(ds, until)
+        acc = self.days.get(o) if o not in self.dirty else None
+        if acc is None:
+            acc = self._fresh(ds, min(de, f) if f is not None else ds)
+            self.days[o] = acc
+            self.dirty.discard(o)
+        acc = acc.clone()
+        s = ds if f is None else max(ds, f)
+        if s < until:
+            v = self.eff.current
+            account_in_day(acc, s, until, v[0], v[1], self.schedule, self.ctx.rules,
+                           self.ctx.tolerance_ms)
+        return acc
+
+    def scheduled_parts(self, o: int) -> tuple[int, int, list[Part]]:
+        ds, de = self.ctx.calendar.bounds(o)
+        return ds, de, self.schedule.overlapping(ds, de)
+
+    def build_day(self, o: int, as_of: int | None) -> dict[str, Any] | None:
+        """The day summary, or None when the day has neither scheduled nor logged-in time."""
+        ds, de, parts = self.scheduled_parts(o)
+        acc = self.day_acc(o, as_of)
+        if not parts and acc.logged_in_ms == 0:
+            return None
+        return build_summary(self.ctx.tenant_id, self.agent_id, self.acd_agent_id,
+                             self.ctx.calendar.iso(o), ds, de, parts, acc)
+
+    def candidate_days(self, as_of: int | None) -> list[int]:
+        """Days that may have a summary: scheduled days and logged-in days up to the limit."""
+        cal = self.ctx.calendar
+        days: set[int] = set()
+        for p in self.schedule.parts:
+            o, last = cal.ordinal(p.start), cal.ordinal(p.end - 1)
+            days.update(range(o, last + 1))
+        if as_of is None:
+            limit = max(x for x in (self.newest, self._schedule_horizon(), -1) if x is not None)
+            limit += 1
+        else:
+            limit = as_of
+        eff = self.eff
+        for i, t in enumerate(eff.times):
+            if eff.values[i][0] == LOGOUT or t >= limit:
+                continue
+            end = eff.run_end(i)
+            end = limit if end is None else min(end, limit)
+            days.update(range(cal.ordinal(t), cal.ordinal(end - 1) + 1))
+        return sorted(days)
+
+    def _schedule_horizon(self) -> int | None:
+        end = self.schedule.last_end()
+        return None if end is None else end - 1
+
+    def build_all(self, as_of: int | None) -> list[DaySummaryOut]:
+        out = []
+        for o in self.candidate_days(as_of):
+            summary = self.build_day(o, as_of)
+            if summary is not None:
+                out.append(DaySummaryOut(self.ctx.tenant_id, self.agent_key,
+                                         self.ctx.calendar.iso(o), summary))
+        return out
+
+    def build_changed(self, as_of: int | None, extra: set[int] | None = None
+                      ) -> list[DaySummaryOut]:
+        """Summaries of the days changed since the last call (None summary = day gone)."""
+        days = self.changed | (extra or set())
+        self.changed = set()
+        out = []
+        for o in sorted(days):
+            summary = self.build_day(o, as_of)
+            if summary is None and o not in self.emitted:
+                continue
+            if summary is None:
+                self.emitted.discard(o)
+            else:
+                self.emitted.add(o)
+            out.append(DaySummaryOut(self.ctx.tenant_id, self.agent_key,
+                                     self.ctx.calendar.iso(o), summary))
+        return out
+
+    # ------------------------------------------------------------------ classification
+    def _piece_cls(self, part: Part | None, t: int, value: Value) -> Adherence | None:
+        if part is None:
+            return None
+        cls = self.ctx.rules.classify(part.category, value[0], value[1])
+        if cls is OUT and t < part.start + self.ctx.tolerance_ms:
+            return Adherence.NEUTRAL
+        return cls
+
+    def pieces(self, a: int, b: int) -> Iterator[tuple[int, int, Adherence | None, Part | None,
+                                                       Value]]:
+        """``[a, b)`` cut where state, activity or tolerance changes; cls None = OFF time."""
+        eff, parts, tol = self.eff, self.schedule.parts, self.ctx.tolerance_ms
+        i = eff.index_at(a)
+        j = self.schedule.index_at(a)
+        t = a
+        while t < b:
+            v = eff.values[i] if i >= 0 else LOGGED_OUT
+            y = b
+            if i + 1 < len(eff.times) and eff.times[i + 1] < y:
+                y = eff.times[i + 1]
+            part = None
+            if j < len(parts):
+                p = parts[j]
+                if p.start <= t:
+                    part = p
+                    y = min(y, p.end)
+                    if tol and t < p.start + tol:
+                        y = min(y, p.start + tol)
+                else:
+                    y = min(y, p.start)
+            yield t, y, self._piece_cls(part, t, v), part, v
+            t = y
+            if i + 1 < len(eff.times) and eff.times[i + 1] <= t:
+                i += 1
+            if part is not None and part.end <= t:
+                j += 1
+
+    def classify_at(self, t: int) -> tuple[Adherence | None, Part | None, Value]:
+        part = self.schedule.part_at(t)
+        v = self.eff.value_at(t)
+        return self._piece_cls(part, t, v), part, v
+
+    def _out_run_start(self, t: int) -> int | None:
+        """Start of the OUT run holding at instant ``t`` (None: ``t`` is not OUT)."""
+        cls, part, _ = self.classify_at(t)
+        if cls is not OUT:
+            return None
+        start = t
+        while True:
+            # step back to the start of the piece holding at ``start``
+            i = self.eff.index_at(start)
+            s = self.eff.times[i] if i >= 0 else None
+            b = part.start if part is not None else start
+            if part is not None and self.ctx.tolerance_ms and start >= b + self.ctx.tolerance_ms:
+                b = b + self.ctx.tolerance_ms
+            cand = b if s is None else max(s, b)
+            if cand <= 0:
+                return cand
+            prev_cls, part, _ = self.classify_at(cand - 1)
+            if prev_cls is not OUT:
+                return cand
+            start = cand - 1
+
+    def _out_run_end(self, s: int, limit: int) -> int:
+        for x, _, cls, _, _ in self.pieces(s, limit):
+            if cls is not OUT:
+                return x
+        return limit
+
+    # ------------------------------------------------------------------ alerts
+    def _threshold(self, start: int) -> tuple[int, Part | None]:
+        part = self.schedule.part_at(start)
+        cat = part.category if part is not None else "OFF"
+        return self.ctx.settings.alert_threshold_ms(cat), part
+
+    def _alert(self, kind: str, start: int, end: int | None) -> AlertOut:
+        threshold, part = self._threshold(start)
+        state, reason = self.eff.value_at(start)
+        body: dict[str, Any] = {
+            "type": kind,
+            "alertId": f"{self.ctx.tenant_id}:{self.agent_key}:{start}",
+            "tenantId": self.ctx.tenant_id,
+            "agentId": self.agent_id,
+            "start": start,
+            "at": start + threshold if kind == "ALERT_STARTED" else end,
+            "end": end,
+            "duration": None if end is None else end - start,
+            "thresholdSeconds": threshold // 1000,
+            "activity": part.activity_type if part else None,
+            "category": part.category if part else None,
+            "state": STATE_NAMES[state],
+            "gisStateIdentifier": state,
+            "reasonCode": reason,
+        }
+        return AlertOut(self.ctx.tenant_id, self.agent_key, body)
+
+    def _eval_alerts(self, now: int) -> list[AlertOut]:
+        st = self.alerts
+        if st.cursor is not None and now <= st.cursor:
+            return []
+        outs: list[AlertOut] = []
+        if st.cursor is None or st.recheck:
+            cursor = now if st.cursor is None else st.cursor
+            run_s = self._out_run_start(cursor - 1)
+            if st.open_start is not None:
+                end = self._out_run_end(st.open_start, cursor)
+                if end < cursor or run_s is None:
+                    outs.append(self._alert("ALERT_ENDED", st.open_start, end))
+                    st.last_ended, st.open_start = st.open_start, None
+            st.recheck = False
+        else:
+            cursor, run_s = st.cursor, st.run_start
+        for x, _, cls, _, _ in self.pieces(cursor, now):
+            if cls is OUT:
+                if run_s is None:
+                    run_s = x
+            elif run_s is not None:
+                outs.extend(self._close_run(run_s, x))
+                run_s = None
+        if run_s is not None and st.open_start is None and run_s != st.last_ended:
+            threshold, _ = self._threshold(run_s)
+            if now - run_s >= threshold:
+                outs.append(self._alert("ALERT_STARTED", run_s, None))
+                st.open_start = run_s
+        st.cursor, st.run_start = now, run_s
+        return outs
+
+    def _close_run(self, s: int, e: int) -> list[AlertOut]:
+        st = self.alerts
+        if st.open_start is not None:
+            out = [self._alert("ALERT_ENDED", st.open_start, e)]
+            st.last_ended, st.open_start = st.open_start, None
+            return out
+        threshold, _ = self._threshold(s)
+        if e - s >= threshold and s != st.last_ended:
+            st.last_ended = s
+            return [self._alert("ALERT_STARTED", s, None), self._alert("ALERT_ENDED", s, e)]
+        return []
+
+    def next_deadline(self, now: int) -> int | None:
+        """When a tick may next change alerts or status with no new input."""
+        cands = []
+        st = self.alerts
+        if st.run_start is not None and st.open_start is None:
+            cands.append(st.run_start + self._threshold(st.run_start)[0])
+        i = self.eff.index_at(now)
+        if i + 1 < len(self.eff.times):
+            cands.append(self.eff.times[i + 1])
+        j = self.schedule.index_at(now)
+        parts = self.schedule.parts
+        if j < len(parts):
+            p = parts[j]
+            cands.append(p.start if p.start > now else p.end)
+            if p.start <= now < p.start + self.ctx.tolerance_ms:
+                cands.append(p.start + self.ctx.tolerance_ms)
+        later = [c for c in cands if c > now]
+        return min(later) if later else None
+
+    # ------------------------------------------------------------------ live status
+    def status(self, now: int) -> dict[str, Any]:
+        cls, part, (state, reason) = self.classify_at(now)
+        i = self.eff.index_at(now)
+        since = self.eff.times[i] if i >= 0 else None
+        st = self.alerts
+        out_since = st.run_start if cls is OUT and st.cursor == now else (
+            self._out_run_start(now) if cls is OUT else None)
+        return {
+            "tenantId": self.ctx.tenant_id,
+            "agentId": self.agent_id,
+            "acdAgentId": self.acd_agent_id,
+            "state": STATE_NAMES[state],
+            "agentState": RTAS_NAMES[state],
+            "gisStateIdentifier": state,
+            "reasonCode": reason,
+            "since": since,
+            "loggedIn": state != LOGOUT,
+            "inService": state in IN_SERVICE_STATES,
+            "activity": part.activity_type if part else None,
+            "activityCategory": part.category if part else "OFF",
+            "activityStart": part.start if part else None,
+            "activityEnd": part.end if part else None,
+            "adherence": cls.name if cls is not None else "UNSCHEDULED",
+            "outOfAdherenceSince": out_since,
+            "asOf": now,
+        }

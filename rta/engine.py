@@ -1,0 +1,152 @@
+"""Many agents of many tenants: the directory, held events, and routing.
+
+``Engine`` is what ``rta replay`` and the benchmark drive, and what the
+stream workers use per partition. State events name an ACD identity; the
+directory (built from schedule messages) resolves it to an agent. Events of
+an identity not yet known are held, bounded per identity, and applied when a
+schedule message names the identity; held events pushed out by the bounds
+are returned as :class:`Rejected` (dead letters), never dropped silently.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from rta.agent import AgentReducer, TenantContext
+from rta.config import TenantsConfig
+from rta.models import ScheduleMessage, StateEvent
+from rta.outputs import DaySummaryOut, Output, Rejected
+from rta.schedule import resolve_activities
+from rta.summary import agent_sort_key
+from rta.timeline import IdentityTimeline
+
+IdentityKey = tuple[str, str, str]  # tenant, acdServerId, acdAgentId
+AgentKey = tuple[str, str]  # tenant, agent key
+
+
+class Engine:
+    def __init__(self, tenants: TenantsConfig | None = None) -> None:
+        self.tenants = tenants or TenantsConfig()
+        self._contexts: dict[str, TenantContext] = {}
+        self.agents: dict[AgentKey, AgentReducer] = {}
+        self.directory: dict[IdentityKey, str] = {}
+        self.held: dict[IdentityKey, list[tuple[int, int, StateEvent]]] = {}
+        self._seq = 0
+        self.counters: Counter[str] = Counter()
+
+    def context(self, tenant_id: str) -> TenantContext:
+        ctx = self._contexts.get(tenant_id)
+        if ctx is None:
+            ctx = self._contexts[tenant_id] = TenantContext(tenant_id,
+                                                            self.tenants.get(tenant_id))
+        return ctx
+
+    # ------------------------------------------------------------------ state events
+    def apply_state(self, ev: StateEvent, now: int | None = None) -> list[Output]:
+        ctx = self.context(ev.tenant_id)
+        if now is not None and ev.timestamp > now + ctx.settings.future_tolerance_seconds * 1000:
+            self.counters["rejected_future"] += 1
+            return [Rejected(
+                f"timestamp {ev.timestamp} is more than "
+                f"{ctx.settings.future_tolerance_seconds} s ahead of the worker clock ({now})",
+                ev.to_json())]
+        key = (ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
+        agent_key = self.directory.get(key)
+        if agent_key is None:
+            return self._hold(ctx, key, ev)
+        agent = self.agents[(ev.tenant_id, agent_key)]
+        outs = agent.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason, ev.event_id, now)
+        return self._count(outs, ev)
+
+    def _count(self, outs: list[Output], ev: StateEvent) -> list[Output]:
+        if not outs or not any(isinstance(o, Rejected) for o in outs):
+            self.counters["applied"] += 1
+            return outs
+        fixed: list[Output] = []
+        for o in outs:
+            if isinstance(o, Rejected):
+                late = "horizon" in o.reason
+                self.counters["rejected_late" if late else "rejected_conflict"] += 1
+                o = Rejected(o.reason, ev.to_json())
+            fixed.append(o)
+        return fixed
+
+    def _hold(self, ctx: TenantContext, key: IdentityKey, ev: StateEvent) -> list[Output]:
+        held = self.held.setdefault(key, [])
+        self._seq += 1
+        insort(held, (ev.timestamp, self._seq, ev))
+        self.counters["held"] += 1
+        outs: list[Output] = []
+        settings = ctx.settings
+        span_ms = settings.hold_max_seconds * 1000
+        while held and (len(held) > settings.hold_max_events or
+                        held[0][0] < held[-1][0] - span_ms):
+            _, _, old = held.pop(0)
+            self.counters["rejected_held_overflow"] += 1
+            outs.append(Rejected(
+                f"ACD identity {key[1]}/{key[2]} of tenant {key[0]} is not in the directory; "
+                f"held events exceed {settings.hold_max_events} events or "
+                f"{settings.hold_max_seconds} s, so the oldest was dropped from the hold",
+                old.to_json()))
+        return outs
+
+    # ------------------------------------------------------------------ schedules
+    def apply_schedule(self, msg: ScheduleMessage, now: int | None = None) -> list[Output]:
+        ctx = self.context(msg.tenant_id)
+        agent_key = msg.agent_key
+        agent = self.agents.get((msg.tenant_id, agent_key))
+        if agent is None:
+            agent = self.agents[(msg.tenant_id, agent_key)] = AgentReducer(ctx, agent_key)
+        for server, acd in msg.identities:
+            key = (msg.tenant_id, server, acd)
+            owner = self.directory.get(key)
+            if owner == agent_key:
+                continue
+            timeline = None
+            if owner is not None:
+                timeline = self.agents[(msg.tenant_id, owner)].remove_identity((server, acd))
+                self.counters["identities_moved"] += 1
+            held = self.held.pop(key, None)
+            if held:
+                timeline = timeline or IdentityTimeline()
+                for _, _, ev in held:  # timestamp order, arrival order within
+                    timeline.add(ev.timestamp, ev.state, ev.reason, ev.event_id)
+                self.counters["released"] += len(held)
+            self.directory[key] = agent_key
+            agent.add_identity((server, acd), timeline)
+        parts = resolve_activities(msg.from_ts, msg.to_ts,
+                                   ((a.activity_type, a.start, a.end) for a in msg.activities),
+                                   ctx.rules)
+        self.counters["schedules"] += 1
+        return agent.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts, msg.to_ts,
+                                    parts, now)
+
+    # ------------------------------------------------------------------ results
+    def tick(self, now: int) -> list[Output]:
+        outs: list[Output] = []
+        for agent in self.agents.values():
+            outs.extend(agent.tick(now))
+        return outs
+
+    def summaries(self, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Every day summary, ordered by tenant, date, agent."""
+        rows: list[DaySummaryOut] = []
+        for agent in self.agents.values():
+            rows.extend(agent.build_all(as_of))
+        return [r.summary for r in sort_summaries(rows) if r.summary is not None]
+
+    def build_changed(self, as_of: int | None = None) -> list[DaySummaryOut]:
+        rows: list[DaySummaryOut] = []
+        for agent in self.agents.values():
+            rows.extend(agent.build_changed(as_of))
+        return sort_summaries(rows)
+
+    def held_count(self) -> int:
+        return sum(len(v) for v in self.held.values())
+
+
+def sort_summaries(rows: Iterable[DaySummaryOut]) -> list[DaySummaryOut]:
+    return sorted(rows, key=lambda r: (r.tenant_id, r.date, agent_sort_key(r.agent_key)))

@@ -1,0 +1,229 @@
+"""Canonical input messages, validated precisely.
+
+Accepted variations are exactly those the spec allows (and the decisions in
+docs/SEMANTICS.md): numeric-string state ids, blank reason codes, any case of
+activity type, integer identifiers. Everything else is rejected with an
+:class:`InputError` naming each bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rta.states import STATE_NAMES
+
+MAX_TIMESTAMP = 253_402_300_800_000  # year 10000, exclusive
+
+
+class InputError(ValueError):
+    """A message that cannot be applied; ``str()`` names each problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _ident(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("must be a string")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return v.strip()
+    raise ValueError(f"must be a string, got {type(v).__name__}")
+
+
+def _required_ident(v: Any) -> Any:
+    v = _ident(v)
+    if not v:
+        raise ValueError("must not be blank")
+    return v
+
+
+def _optional_ident(v: Any) -> Any:
+    if v is None:
+        return None
+    return _ident(v) or None
+
+
+def _timestamp(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"must be an integer of epoch milliseconds, got {v!r}")
+    if not 0 <= v < MAX_TIMESTAMP:
+        raise ValueError(f"epoch milliseconds out of range: {v}")
+    return v
+
+
+def _state_id(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a state id 1-10, got {v!r}")
+    if isinstance(v, str) and v.isascii() and v.isdigit():
+        n = int(v)
+    elif isinstance(v, int):
+        n = v
+    else:
+        raise ValueError(f"must be a state id 1-10 (number or numeric string), got {v!r}")
+    if n not in STATE_NAMES:
+        raise ValueError(f"unknown state id {v!r} (valid: 1-10)")
+    return n
+
+
+def _reason(v: Any) -> int | str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise ValueError(f"must be null, 1-65535 or a text string, got {v!r}")
+    if isinstance(v, int):
+        if not 1 <= v <= 65535:
+            raise ValueError(f"numeric reason codes must be 1-65535, got {v}")
+        return v
+    if isinstance(v, str):
+        return v if v.strip() else None
+    raise ValueError(f"must be null, 1-65535 or a text string, got {type(v).__name__}")
+
+
+Ident = Annotated[str, BeforeValidator(_required_ident)]
+OptIdent = Annotated[str | None, BeforeValidator(_optional_ident)]
+Millis = Annotated[int, BeforeValidator(_timestamp)]
+
+
+class StateEvent(BaseModel):
+    """A Webex realTimeAgentState item plus tenancy."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    tenant_id: Ident = Field(alias="tenantId")
+    acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_agent_id: Ident = Field(alias="acdAgentId")
+    state: Annotated[int, BeforeValidator(_state_id)] = Field(alias="gisStateIdentifier")
+    timestamp: Millis
+    reason: Annotated[int | str | None, BeforeValidator(_reason)] = Field(
+        None, alias="reasonCode")
+    event_id: OptIdent = Field(None, alias="eventId")
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.acd_server_id, self.acd_agent_id)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tenantId": self.tenant_id, "acdServerId": self.acd_server_id,
+            "acdAgentId": self.acd_agent_id, "gisStateIdentifier": self.state,
+            "timestamp": self.timestamp, "reasonCode": self.reason,
+        }
+        if self.event_id is not None:
+            out["eventId"] = self.event_id
+        return out
+
+
+class Activity(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    activity_type: Ident = Field(alias="activityType")
+    start: Millis = Field(alias="startTime")
+    end: Millis = Field(alias="endTime")
+
+    @model_validator(mode="after")
+    def _order(self) -> Activity:
+        if self.end <= self.start:
+            raise ValueError(f"endTime {self.end} must be after startTime {self.start}")
+        return self
+
+
+class AcdIdentity(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_agent_id: Ident = Field(alias="acdAgentId")
+
+
+class ScheduleMessage(BaseModel):
+    """A Webex Schedule-for-Timespan agent entry plus its window."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    tenant_id: Ident = Field(alias="tenantId")
+    agent_id: int | str = Field(alias="agentId")
+    employee_id: OptIdent = Field(None, alias="employeeId")
+    acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_agent_id: Ident = Field(alias="acdAgentId")
+    acd_identities: tuple[AcdIdentity, ...] = Field((), alias="acdIdentities")
+    from_ts: Millis = Field(alias="fromTimestamp")
+    to_ts: Millis = Field(alias="toTimestamp")
+    activities: tuple[Activity, ...]
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _agent(cls, v: Any) -> int | str:
+        if isinstance(v, bool) or not isinstance(v, int | str):
+            raise ValueError(f"must be a number or a string, got {v!r}")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("acd_identities", mode="before")
+    @classmethod
+    def _idents(cls, v: Any) -> Any:
+        return () if v is None else v
+
+    @model_validator(mode="after")
+    def _window(self) -> ScheduleMessage:
+        if self.to_ts <= self.from_ts:
+            raise ValueError(
+                f"toTimestamp {self.to_ts} must be after fromTimestamp {self.from_ts}")
+        return self
+
+    @property
+    def agent_key(self) -> str:
+        return str(self.agent_id)
+
+    @property
+    def identities(self) -> list[tuple[str, str]]:
+        seen = [(self.acd_server_id, self.acd_agent_id)]
+        for ident in self.acd_identities:
+            key = (ident.acd_server_id, ident.acd_agent_id)
+            if key not in seen:
+                seen.append(key)
+        return seen
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "message"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "missing":
+            msg = "is required"
+        out.append(f"{loc}: {msg}")
+    return out
+
+
+def parse_state_event(data: Any) -> StateEvent:
+    if not isinstance(data, Mapping):
+        raise InputError([f"state event must be a JSON object, got {type(data).__name__}"])
+    try:
+        return StateEvent.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems(exc)) from None
+
+
+def parse_schedule(data: Any) -> ScheduleMessage:
+    if not isinstance(data, Mapping):
+        raise InputError([f"schedule message must be a JSON object, got {type(data).__name__}"])
+    try:
+        return ScheduleMessage.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems(exc)) from None

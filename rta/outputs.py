@@ -1,0 +1,54 @@
+"""What the reducer emits. Plain data, JSON-ready through ``to_json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummaryOut:
+    """A changed day summary; ``summary`` None means the day no longer exists."""
+
+    tenant_id: str
+    agent_key: str
+    date: str
+    summary: dict[str, Any] | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.agent_key}:{self.date}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOut:
+    tenant_id: str
+    agent_key: str
+    status: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.agent_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOut:
+    tenant_id: str
+    agent_key: str
+    alert: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.agent_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input not applied (dead letter): ``reason`` says why."""
+
+    reason: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    kind: str = "state"
+
+
+Output = DaySummaryOut | StatusOut | AlertOut | Rejected

@@ -72,6 +72,7 @@ class AgentReducer:
         "emitted",
         "identities",
         "last_status",
+        "open_sig",
         "newest",
         "schedule",
     )
@@ -92,6 +93,7 @@ class AgentReducer:
         self.emitted: set[int] = set()
         self.alerts = AlertState()
         self.last_status: tuple[Any, ...] | None = None
+        self.open_sig: tuple[int | None, Value, int | None] | None = None
 
     # ------------------------------------------------------------------ identities
     def add_identity(self, identity: Identity,
@@ -104,9 +106,10 @@ class AgentReducer:
         if timeline is not None and timeline.newest is not None:
             self.newest = timeline.newest if self.newest is None else max(self.newest,
                                                                          timeline.newest)
-        if len(self._order) > 1 or first is not None:
+        earliest = self._earliest()
+        if earliest is not None and (first is not None or len(self._order) > 1):
             # a new channel can change the effective state (even while LOGOUT: the reason)
-            self._history_changed(first if first is not None else self._earliest())
+            self._history_changed(earliest if first is None else min(first, earliest))
 
     def remove_identity(self, identity: Identity) -> IdentityTimeline | None:
         tl = self.identities.pop(identity, None)
@@ -114,12 +117,14 @@ class AgentReducer:
             return None
         self._order = [self.identities[k] for k in sorted(self.identities)]
         self.newest = max((t.newest for t in self._order if t.newest is not None), default=None)
-        self._history_changed(self._earliest(tl))
+        earliest = self._earliest(tl)
+        if earliest is not None:
+            self._history_changed(earliest)
         return tl
 
-    def _earliest(self, *extra: IdentityTimeline) -> int:
+    def _earliest(self, *extra: IdentityTimeline) -> int | None:
         firsts = [t.times[0] for t in (*self._order, *extra) if len(t)]
-        return min(firsts, default=0)
+        return min(firsts, default=None)
 
     # ------------------------------------------------------------------ inputs
     def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
@@ -140,11 +145,16 @@ class AgentReducer:
 
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
                        parts: list[Part], now: int | None = None) -> list[Output]:
-        self.agent_id = agent_id
-        self.acd_agent_id = acd_agent_id
+        if (agent_id, acd_agent_id) != (self.agent_id, self.acd_agent_id):
+            # every summary carries them
+            self.changed |= self.emitted
+            self.agent_id = agent_id
+            self.acd_agent_id = acd_agent_id
+        # days inside the window, and those of a part cut at to_ts: it starts anew there
+        crossing = self.schedule.part_at(to_ts)
+        hi = crossing.end - 1 if crossing is not None and crossing.start < to_ts else to_ts
         self.schedule.replace_window(from_ts, to_ts, parts)
-        # days inside the window, and the day of to_ts (a part cut there starts anew)
-        self._mark_dirty(from_ts, to_ts)
+        self._mark_dirty(from_ts, hi)
         if self.alerts.cursor is not None and from_ts < self.alerts.cursor:
             self.alerts.recheck = True
         return self.tick(now) if now is not None else []
@@ -160,6 +170,12 @@ class AgentReducer:
         return outs
 
     # ------------------------------------------------------------------ timeline upkeep
+    def _limit(self) -> int | None:
+        """The agent's last known instant: latest event or last scheduled millisecond."""
+        end = self.schedule.last_end()
+        cands = [x for x in (self.newest, None if end is None else end - 1) if x is not None]
+        return max(cands) if cands else None
+
     def _timeline_changed(self, t: int, value: Value | None) -> None:
         eff = self.eff
         old_f = eff.last_change
@@ -186,10 +202,17 @@ class AgentReducer:
         new_f = eff.last_change
         if self.alerts.cursor is not None and t < self.alerts.cursor:
             self.alerts.recheck = True
-        if old_f is None or t < old_f:
-            hi = max(x for x in (old_f, new_f, t) if x is not None)
-            self._mark_dirty(t, hi)
-        elif new_f is not None and new_f > old_f:
+        if new_f is None:
+            # no change left at all (the last identity with events moved away)
+            self.changed.update(self.days)
+            self.days.clear()
+            self.dirty.clear()
+        elif old_f is None or t < old_f:
+            self._mark_dirty(t, max(x for x in (old_f, new_f, t) if x is not None))
+        elif new_f < old_f:
+            # the open run now starts earlier: clean days must not hold [new_f, old_f)
+            self._mark_dirty(new_f, old_f)
+        elif new_f > old_f:
             i = eff.index_at(old_f)
             for j in range(max(i, 0), len(eff.times) - 1):
                 self._account(max(eff.times[j], old_f), eff.times[j + 1], eff.values[j])
@@ -199,6 +222,10 @@ class AgentReducer:
         ctx = self.ctx
         account(self.days, self.dirty, self.changed, a, b, value[0], value[1], ctx.calendar,
                 self.schedule, ctx.rules, ctx.tolerance_ms)
+
+    def _mark_changed(self, a: int, b: int) -> None:
+        cal = self.ctx.calendar
+        self.changed.update(range(cal.ordinal(a), cal.ordinal(b) + 1))
 
     def _mark_dirty(self, a: int, b: int) -> None:
         """Days holding any instant of ``[a, b]`` must be rebuilt."""
@@ -237,8 +264,9 @@ class AgentReducer:
         acc = self.days.get(o) if o not in self.dirty else None
         if acc is None:
             acc = self._fresh(ds, min(de, f) if f is not None else ds)
-            self.days[o] = acc
-            self.dirty.discard(o)
+            if f is not None:  # before the first change nothing is cached
+                self.days[o] = acc
+                self.dirty.discard(o)
         acc = acc.clone()
         s = ds if f is None else max(ds, f)
         if s < until:
@@ -294,9 +322,26 @@ class AgentReducer:
                                          self.ctx.calendar.iso(o), summary))
         return out
 
+    def _open_run_days(self, as_of: int | None) -> None:
+        """The open run is not accounted until it closes: when its start, its value or
+        the span it covers moved since the last build, its days changed."""
+        limit = self._limit()
+        if limit is not None and as_of is not None:
+            limit = min(limit, as_of - 1)
+        sig = (self.eff.last_change, self.eff.current, limit)
+        old = self.open_sig
+        if sig == old:
+            return
+        self.open_sig = sig
+        starts = [x for x in (sig[0], old[0] if old else None) if x is not None]
+        ends = [x for x in (sig[2], old[2] if old else None) if x is not None]
+        if starts and ends and min(starts) <= max(ends):
+            self._mark_changed(min(starts), max(ends))
+
     def build_changed(self, as_of: int | None, extra: set[int] | None = None
                       ) -> list[DaySummaryOut]:
         """Summaries of the days changed since the last call (None summary = day gone)."""
+        self._open_run_days(as_of)
         days = self.changed | (extra or set())
         self.changed = set()
         out = []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rta.calendar import DayCalendar
 from rta.rules import Adherence, Rules
 from rta.schedule import AgentSchedule
-from rta.states import IN_SERVICE_STATES, LOGOUT
+from rta.states import IN_SERVICE_STATES, LOGOUT, RTAS_NAMES
 from rta.timeline import Reason
 
 IN, OUT, NEUTRAL = Adherence.IN, Adherence.OUT, Adherence.NEUTRAL
@@ -24,6 +26,17 @@ class Run:
         self.in_ms = 0
         self.out_ms = 0
 
+    def to_json(self) -> dict[str, Any]:
+        """The ``actuals`` entry."""
+        return {
+            "actualAgentState": RTAS_NAMES[self.state],
+            "gisStateIdentifier": self.state,
+            "actualAgentStateStartTime": self.start,
+            "actualReasonCode": self.reason,
+            "inAdherenceSeconds": seconds(self.in_ms),
+            "outOfAdherenceSeconds": seconds(self.out_ms),
+        }
+
     def clone(self) -> Run:
         r = Run(self.start, self.end, self.state, self.reason)
         r.in_ms, r.out_ms = self.in_ms, self.out_ms
@@ -31,17 +44,22 @@ class Run:
 
 
 class DetailAcc:
-    __slots__ = ("in_ms", "out_ms", "runs")
+    """One activity part inside one day: its sums and runs, and the runs' ``actuals``
+    entries kept current as runs are accounted (so building a summary copies a list)."""
+
+    __slots__ = ("actuals", "in_ms", "out_ms", "runs")
 
     def __init__(self) -> None:
         self.in_ms = 0
         self.out_ms = 0
         self.runs: list[Run] = []
+        self.actuals: list[dict[str, Any]] = []
 
     def clone(self) -> DetailAcc:
         d = DetailAcc()
         d.in_ms, d.out_ms = self.in_ms, self.out_ms
         d.runs = [r.clone() for r in self.runs]
+        d.actuals = list(self.actuals)
         return d
 
 
@@ -74,6 +92,34 @@ class DayAcc:
         d.logged_in_ms = self.logged_in_ms
         d.details = {k: v.clone() for k, v in self.details.items()}
         return d
+
+
+def merged(base: DayAcc, overlay: DayAcc | None) -> DayAcc:
+    """A new accumulator: ``base`` then ``overlay`` (a later, adjacent span)."""
+    acc = base.clone()
+    if overlay is None:
+        return acc
+    acc.in_ms += overlay.in_ms
+    acc.out_ms += overlay.out_ms
+    acc.neutral_ms += overlay.neutral_ms
+    acc.unscheduled_ms += overlay.unscheduled_ms
+    acc.in_service_ms += overlay.in_service_ms
+    acc.logged_in_ms += overlay.logged_in_ms
+    for key, d in overlay.details.items():
+        into = acc.details.get(key)
+        if into is None:
+            acc.details[key] = d.clone()
+        else:
+            into.in_ms += d.in_ms
+            into.out_ms += d.out_ms
+            into.runs.extend(r.clone() for r in d.runs)
+            into.actuals.extend(d.actuals)
+    return acc
+
+
+def seconds(ms: int) -> int:
+    """Whole seconds, round half up."""
+    return (ms + 500) // 1000
 
 
 def account_in_day(acc: DayAcc, a: int, b: int, state: int, reason: Reason,
@@ -121,9 +167,11 @@ def _add(acc: DayAcc, detail: DetailAcc, x: int, y: int, cls: Adherence, state: 
     if runs and runs[-1].end == x and runs[-1].state == state and runs[-1].reason == reason:
         run = runs[-1]
         run.end = y
+        extended = True
     else:
         run = Run(x, y, state, reason)
         runs.append(run)
+        extended = False
     if cls is IN:
         acc.in_ms += ms
         detail.in_ms += ms
@@ -134,6 +182,10 @@ def _add(acc: DayAcc, detail: DetailAcc, x: int, y: int, cls: Adherence, state: 
         run.out_ms += ms
     else:
         acc.neutral_ms += ms
+    if extended:
+        detail.actuals[-1] = run.to_json()
+    else:
+        detail.actuals.append(run.to_json())
 
 
 def account(days: dict[int, DayAcc], skip: set[int], touched: set[int], a: int, b: int,

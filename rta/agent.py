@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rta.accounting import DayAcc, account, account_in_day
+from rta.accounting import DayAcc, account, account_in_day, merged
 from rta.calendar import DayCalendar
 from rta.config import TenantSettings
 from rta.outputs import AlertOut, DaySummaryOut, Output, Rejected, StatusOut
@@ -72,8 +72,8 @@ class AgentReducer:
         "emitted",
         "identities",
         "last_status",
-        "open_sig",
         "newest",
+        "open_sig",
         "schedule",
     )
 
@@ -254,26 +254,32 @@ class AgentReducer:
             i += 1
         return acc
 
-    def day_acc(self, o: int, as_of: int | None) -> DayAcc:
-        """Accounting of day ``o`` with states running to ``as_of`` (None: day end)."""
+    def day_figures(self, o: int, as_of: int | None) -> tuple[DayAcc, DayAcc | None]:
+        """Day ``o`` with states running to ``as_of`` (None: the day's end), as the
+        cached closed part and an overlay for the open run. Do not mutate either."""
         ds, de = self.ctx.calendar.bounds(o)
         until = de if as_of is None else max(ds, min(de, as_of))
         f = self.eff.last_change
         if f is not None and until < de and until < f:
-            return self._fresh(ds, until)
+            return self._fresh(ds, until), None
         acc = self.days.get(o) if o not in self.dirty else None
         if acc is None:
             acc = self._fresh(ds, min(de, f) if f is not None else ds)
             if f is not None:  # before the first change nothing is cached
                 self.days[o] = acc
                 self.dirty.discard(o)
-        acc = acc.clone()
         s = ds if f is None else max(ds, f)
-        if s < until:
-            v = self.eff.current
-            account_in_day(acc, s, until, v[0], v[1], self.schedule, self.ctx.rules,
-                           self.ctx.tolerance_ms)
-        return acc
+        if s >= until:
+            return acc, None
+        overlay = DayAcc()
+        v = self.eff.current
+        account_in_day(overlay, s, until, v[0], v[1], self.schedule, self.ctx.rules,
+                       self.ctx.tolerance_ms)
+        return acc, overlay
+
+    def day_acc(self, o: int, as_of: int | None) -> DayAcc:
+        """Day ``o`` as one new accumulator (see :meth:`day_figures`)."""
+        return merged(*self.day_figures(o, as_of))
 
     def scheduled_parts(self, o: int) -> tuple[int, int, list[Part]]:
         ds, de = self.ctx.calendar.bounds(o)
@@ -282,11 +288,12 @@ class AgentReducer:
     def build_day(self, o: int, as_of: int | None) -> dict[str, Any] | None:
         """The day summary, or None when the day has neither scheduled nor logged-in time."""
         ds, de, parts = self.scheduled_parts(o)
-        acc = self.day_acc(o, as_of)
-        if not parts and acc.logged_in_ms == 0:
+        acc, overlay = self.day_figures(o, as_of)
+        if not parts and acc.logged_in_ms == 0 and (overlay is None or
+                                                      overlay.logged_in_ms == 0):
             return None
         return build_summary(self.ctx.tenant_id, self.agent_id, self.acd_agent_id,
-                             self.ctx.calendar.iso(o), ds, de, parts, acc)
+                             self.ctx.calendar.iso(o), ds, de, parts, acc, overlay)
 
     def candidate_days(self, as_of: int | None) -> list[int]:
         """Days that may have a summary: scheduled days and logged-in days up to the limit."""

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rta.accounting import DayAcc
+from rta.accounting import DayAcc, seconds
 from rta.rules import IN_SERVICE
 from rta.schedule import Part
-from rta.states import RTAS_NAMES
-
-
-def seconds(ms: int) -> int:
-    """Whole seconds, round half up."""
-    return (ms + 500) // 1000
 
 
 def percent(a: int, b: int) -> float | None:
@@ -23,33 +17,31 @@ def percent(a: int, b: int) -> float | None:
 
 
 def build_summary(tenant_id: str, agent_id: int | str, acd_agent_id: str, date: str,
-                  ds: int, de: int, parts: list[Part], acc: DayAcc) -> dict[str, Any]:
+                  ds: int, de: int, parts: list[Part], acc: DayAcc,
+                  overlay: DayAcc | None = None) -> dict[str, Any]:
+    """The summary of one day: ``acc`` (closed runs) plus ``overlay`` (the open run)."""
     scheduled = in_service = 0
     details = []
+    extra = overlay.details if overlay is not None else {}
     for p in parts:
         s, e = max(p.start, ds), min(p.end, de)
         scheduled += e - s
         if p.category == IN_SERVICE:
             in_service += e - s
-        d = acc.details.get(p.start)
-        actuals = [] if d is None else [
-            {
-                "actualAgentState": RTAS_NAMES[r.state],
-                "gisStateIdentifier": r.state,
-                "actualAgentStateStartTime": r.start,
-                "actualReasonCode": r.reason,
-                "inAdherenceSeconds": seconds(r.in_ms),
-                "outOfAdherenceSeconds": seconds(r.out_ms),
-            }
-            for r in d.runs
-        ]
+        d, d2 = acc.details.get(p.start), extra.get(p.start)
+        in_ms = (d.in_ms if d else 0) + (d2.in_ms if d2 else 0)
+        out_ms = (d.out_ms if d else 0) + (d2.out_ms if d2 else 0)
+        actuals = list(d.actuals) if d else []
+        if d2:
+            actuals += d2.actuals
         details.append({
             "scheduledActivityType": p.activity_type,
             "scheduledActivityStartTime": s,
-            "inAdherenceSeconds": seconds(d.in_ms) if d else 0,
-            "outOfAdherenceSeconds": seconds(d.out_ms) if d else 0,
+            "inAdherenceSeconds": seconds(in_ms),
+            "outOfAdherenceSeconds": seconds(out_ms),
             "actuals": actuals,
         })
+    t = acc if overlay is None else merged_totals(acc, overlay)
     return {
         "tenantId": tenant_id,
         "agentId": agent_id,
@@ -57,15 +49,27 @@ def build_summary(tenant_id: str, agent_id: int | str, acd_agent_id: str, date: 
         "date": date,
         "scheduledSeconds": seconds(scheduled),
         "scheduledInServiceSeconds": seconds(in_service),
-        "actualInServiceSeconds": seconds(acc.in_service_ms),
-        "inAdherenceSeconds": seconds(acc.in_ms),
-        "notInAdherenceSeconds": seconds(acc.out_ms),
-        "neutralSeconds": seconds(acc.neutral_ms),
-        "unscheduledSeconds": seconds(acc.unscheduled_ms),
-        "scheduleAdherence": percent(acc.in_ms, acc.in_ms + acc.out_ms),
-        "scheduleConformity": percent(acc.in_service_ms, in_service),
+        "actualInServiceSeconds": seconds(t.in_service_ms),
+        "inAdherenceSeconds": seconds(t.in_ms),
+        "notInAdherenceSeconds": seconds(t.out_ms),
+        "neutralSeconds": seconds(t.neutral_ms),
+        "unscheduledSeconds": seconds(t.unscheduled_ms),
+        "scheduleAdherence": percent(t.in_ms, t.in_ms + t.out_ms),
+        "scheduleConformity": percent(t.in_service_ms, in_service),
         "details": details,
     }
+
+
+def merged_totals(a: DayAcc, b: DayAcc) -> DayAcc:
+    """Day totals of two spans (details left out)."""
+    t = DayAcc()
+    t.in_ms = a.in_ms + b.in_ms
+    t.out_ms = a.out_ms + b.out_ms
+    t.neutral_ms = a.neutral_ms + b.neutral_ms
+    t.unscheduled_ms = a.unscheduled_ms + b.unscheduled_ms
+    t.in_service_ms = a.in_service_ms + b.in_service_ms
+    t.logged_in_ms = a.logged_in_ms + b.logged_in_ms
+    return t
 
 
 def agent_sort_key(agent_key: str) -> tuple[int, int, str]:

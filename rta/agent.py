@@ -49,8 +49,8 @@ class AlertState:
     __slots__ = ("cursor", "last_ended", "open_start", "open_threshold", "recheck", "run_start")
 
     def __init__(self) -> None:
-        self.cursor: int | None = None  # evaluated up to (exclusive)
-        self.run_start: int | None = None  # OUT run holding just before cursor
+        self.cursor: int | None = None  # evaluated up to and including this instant
+        self.run_start: int | None = None  # OUT run holding at cursor
         self.open_start: int | None = None  # run with ALERT_STARTED and no ALERT_ENDED
         self.open_threshold = 0
         self.last_ended: int | None = None
@@ -177,6 +177,8 @@ class AgentReducer:
         return max(cands) if cands else None
 
     def _timeline_changed(self, t: int, value: Value | None) -> None:
+        if self.alerts.cursor is not None and t < self.alerts.cursor:
+            self.alerts.recheck = True
         eff = self.eff
         old_f = eff.last_change
         if value is not None and (self.newest is None or t > self.newest):
@@ -468,7 +470,7 @@ class AgentReducer:
         outs: list[AlertOut] = []
         if st.cursor is None or st.recheck:
             cursor = now if st.cursor is None else st.cursor
-            run_s = self._out_run_start(cursor - 1)
+            run_s = self._out_run_start(cursor)
             if st.open_start is not None:
                 end = self._out_run_end(st.open_start, cursor)
                 if end < cursor or run_s is None:
@@ -484,6 +486,13 @@ class AgentReducer:
             elif run_s is not None:
                 outs.extend(self._close_run(run_s, x))
                 run_s = None
+        # the instant ``now`` itself: a run may end or begin exactly there
+        if self.classify_at(now)[0] is OUT:
+            if run_s is None:
+                run_s = now
+        elif run_s is not None:
+            outs.extend(self._close_run(run_s, now))
+            run_s = None
         if run_s is not None and st.open_start is None and run_s != st.last_ended:
             threshold, _ = self._threshold(run_s)
             if now - run_s >= threshold:

@@ -91,3 +91,73 @@ def test_milliseconds_are_conserved(data: st.DataObject, scenario: Any) -> None:
                                                ref[key]["neutral"], ref[key]["unscheduled"],
                                                ref[key]["actual_in_service"])
     assert seen == set(ref)
+
+
+@given(data=st.data(), scenario=scenarios())
+def test_alerts_match_the_out_runs_of_the_final_timeline(data: st.DataObject,
+                                                         scenario: Any) -> None:
+    """In-order input with ticks anywhere: ALERT_STARTED ids are exactly the OUT runs
+    (from the first evaluation on) that reached their threshold; each ended run is ended."""
+    from rta.outputs import AlertOut
+    from rta.rules import Adherence
+
+    events, scheds, tenants = scenario
+    tenants["t1"]["alert_after_seconds"] = data.draw(st.sampled_from([60, 900, 3600]))
+    engine = Engine(TenantsConfig.from_mapping(tenants))
+    for rec in scheds:
+        engine.apply_schedule(parse_schedule(rec["body"]))
+    ordered = sorted(events, key=lambda r: r["body"]["timestamp"])
+    end = BASE + 400 * STEP
+    ticks = sorted(data.draw(st.lists(st.integers(BASE, end), max_size=20)))
+    started: dict[str, dict[str, Any]] = {}
+    ended: dict[str, dict[str, Any]] = {}
+    first_eval: dict[str, int] = {}
+
+    def collect(outs: list[Any]) -> None:
+        for o in outs:
+            if isinstance(o, AlertOut):
+                book = started if o.alert["type"] == "ALERT_STARTED" else ended
+                assert o.alert["alertId"] not in book  # never twice
+                book[o.alert["alertId"]] = o.alert
+
+    def tick(now: int) -> None:
+        for agent in engine.agents.values():
+            first_eval.setdefault(agent.agent_key, now)
+        collect(engine.tick(now))
+
+    for rec in ordered:
+        ts = rec["body"]["timestamp"]
+        while ticks and ticks[0] < ts:
+            tick(ticks.pop(0))
+        ev = parse_state_event(rec["body"])
+        key = engine.directory.get((ev.tenant_id, ev.acd_server_id, ev.acd_agent_id))
+        if key is not None:
+            first_eval.setdefault(key, ts)
+        collect(engine.apply_state(ev, now=ts))
+    for x in [*ticks, end]:
+        tick(x)
+
+    expected_started, expected_ended = set(), set()
+    settings = engine.context("t1").settings
+    for agent in engine.agents.values():
+        runs: list[list[int]] = []
+        for x, y, cls, _, _ in agent.pieces(BASE - 10 * STEP, end):
+            if cls is Adherence.OUT:
+                if runs and runs[-1][1] == x:
+                    runs[-1][1] = y
+                else:
+                    runs.append([x, y])
+        if agent.classify_at(end)[0] is Adherence.OUT and runs and runs[-1][1] == end:
+            runs[-1][1] = end + 1  # still open at the last tick
+        for s, e in runs:
+            if e <= first_eval[agent.agent_key]:
+                continue  # over before the agent was first evaluated
+            part = agent.schedule.part_at(s)
+            threshold = settings.alert_threshold_ms(part.category if part else "OFF")
+            if min(e, end) - s >= threshold:
+                aid = f"t1:{agent.agent_key}:{s}"
+                expected_started.add(aid)
+                if e <= end:
+                    expected_ended.add(aid)
+    assert set(started) == expected_started
+    assert set(ended) == expected_ended

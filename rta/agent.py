@@ -129,19 +129,23 @@ class AgentReducer:
     # ------------------------------------------------------------------ inputs
     def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
                     event_id: str | None, now: int | None = None) -> list[Output]:
+        outs: list[Output] = []
         tl = self.identities[identity]
         newest = tl.newest
         if newest is not None and ts < newest - self.ctx.horizon_ms:
-            return [Rejected(
+            outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "
-                f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})")]
-        res = tl.add(ts, state, reason, event_id)
-        if res.status == "conflict":
-            return [Rejected(f"eventId {event_id!r} was already applied with another body")]
-        if res.status == "duplicate" and not res.replaced:
-            return []
-        self._timeline_changed(ts, (state, reason) if res.status == "applied" else None)
-        return self.tick(now) if now is not None else []
+                f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
+        else:
+            res = tl.add(ts, state, reason, event_id)
+            if res.status == "conflict":
+                outs.append(Rejected(
+                    f"eventId {event_id!r} was already applied with another body"))
+            elif res.status == "applied" or res.replaced:
+                self._timeline_changed(ts, (state, reason) if res.status == "applied" else None)
+        if now is not None:
+            outs.extend(self.tick(now))
+        return outs
 
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
                        parts: list[Part], now: int | None = None) -> list[Output]:
@@ -155,7 +159,7 @@ class AgentReducer:
         hi = crossing.end - 1 if crossing is not None and crossing.start < to_ts else to_ts
         self.schedule.replace_window(from_ts, to_ts, parts)
         self._mark_dirty(from_ts, hi)
-        if self.alerts.cursor is not None and from_ts < self.alerts.cursor:
+        if self.alerts.cursor is not None and from_ts <= self.alerts.cursor:
             self.alerts.recheck = True
         return self.tick(now) if now is not None else []
 
@@ -177,7 +181,7 @@ class AgentReducer:
         return max(cands) if cands else None
 
     def _timeline_changed(self, t: int, value: Value | None) -> None:
-        if self.alerts.cursor is not None and t < self.alerts.cursor:
+        if self.alerts.cursor is not None and t <= self.alerts.cursor:
             self.alerts.recheck = True
         eff = self.eff
         old_f = eff.last_change
@@ -465,7 +469,7 @@ class AgentReducer:
 
     def _eval_alerts(self, now: int) -> list[AlertOut]:
         st = self.alerts
-        if st.cursor is not None and now <= st.cursor:
+        if st.cursor is not None and (now < st.cursor or (now == st.cursor and not st.recheck)):
             return []
         outs: list[AlertOut] = []
         if st.cursor is None or st.recheck:

@@ -118,16 +118,18 @@ class TenantsConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, default_time_zone: str = "UTC",
-                     source: str = "tenants") -> TenantsConfig:
+                     source: str = "tenants", strict: bool = False) -> TenantsConfig:
         """Validate ``{"tenants": {id: {...}}}`` or ``{id: {...}}`` shaped data.
 
         A tenant without ``time_zone`` (or not listed) gets ``default_time_zone``.
+        ``strict``: only the ``{"tenants": ...}`` shape, other top-level keys are errors.
         """
         default = TenantSettings(time_zone=default_time_zone)
         if not data:
             return cls({}, default)
-        body = data.get("tenants", data)
-        unknown = set(data) - {"tenants"} if "tenants" in data else set()
+        wrapped = "tenants" in data or strict
+        body = data.get("tenants", {}) if wrapped else data
+        unknown = set(data) - {"tenants"} if wrapped else set()
         if unknown:
             raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
         if not isinstance(body, Mapping):
@@ -149,7 +151,7 @@ class TenantsConfig:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-        return cls.from_mapping(data, default_time_zone, source)
+        return cls.from_mapping(data, default_time_zone, source, strict=True)
 
 
 class ConfigError(ValueError):

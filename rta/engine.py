@@ -36,6 +36,7 @@ class Engine:
         self.held: dict[IdentityKey, list[tuple[int, int, StateEvent]]] = {}
         self._seq = 0
         self.counters: Counter[str] = Counter()
+        self.touched: set[AgentKey] = set()  # agents with input since the last build
 
     def context(self, tenant_id: str) -> TenantContext:
         ctx = self._contexts.get(tenant_id)
@@ -58,6 +59,7 @@ class Engine:
         if agent_key is None:
             return self._hold(ctx, key, ev)
         agent = self.agents[(ev.tenant_id, agent_key)]
+        self.touched.add((ev.tenant_id, agent_key))
         outs = agent.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason, ev.event_id, now)
         return self._count(outs, ev)
 
@@ -108,6 +110,7 @@ class Engine:
             timeline = None
             if owner is not None:
                 timeline = self.agents[(msg.tenant_id, owner)].remove_identity((server, acd))
+                self.touched.add((msg.tenant_id, owner))
                 self.counters["identities_moved"] += 1
             held = self.held.pop(key, None)
             if held:
@@ -117,6 +120,7 @@ class Engine:
                 self.counters["released"] += len(held)
             self.directory[key] = agent_key
             agent.add_identity((server, acd), timeline)
+        self.touched.add((msg.tenant_id, agent_key))
         parts = resolve_activities(msg.from_ts, msg.to_ts,
                                    ((a.activity_type, a.start, a.end) for a in msg.activities),
                                    ctx.rules)
@@ -138,10 +142,18 @@ class Engine:
             rows.extend(agent.build_all(as_of))
         return [r.summary for r in sort_summaries(rows) if r.summary is not None]
 
-    def build_changed(self, as_of: int | None = None) -> list[DaySummaryOut]:
+    def build_changed(self, as_of: int | None = None,
+                      agents: Iterable[AgentKey] | None = None) -> list[DaySummaryOut]:
+        """Summaries of changed days of the agents touched since the last call (or of
+        ``agents``, e.g. those a refresh timer is due for)."""
+        keys = self.touched if agents is None else set(agents)
         rows: list[DaySummaryOut] = []
-        for agent in self.agents.values():
-            rows.extend(agent.build_changed(as_of))
+        for key in keys:
+            agent = self.agents.get(key)
+            if agent is not None:
+                rows.extend(agent.build_changed(as_of))
+        if agents is None:
+            self.touched = set()
         return sort_summaries(rows)
 
     def held_count(self) -> int:

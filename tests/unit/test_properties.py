@@ -125,15 +125,17 @@ def test_alerts_match_the_out_runs_of_the_final_timeline(data: st.DataObject,
             first_eval.setdefault(agent.agent_key, now)
         collect(engine.tick(now))
 
-    for rec in ordered:
+    for i, rec in enumerate(ordered):
         ts = rec["body"]["timestamp"]
         while ticks and ticks[0] < ts:
             tick(ticks.pop(0))
         ev = parse_state_event(rec["body"])
+        # evaluate once all events of this instant are in (as a batching worker does)
+        last = i + 1 == len(ordered) or ordered[i + 1]["body"]["timestamp"] != ts
         key = engine.directory.get((ev.tenant_id, ev.acd_server_id, ev.acd_agent_id))
-        if key is not None:
+        if key is not None and last:
             first_eval.setdefault(key, ts)
-        collect(engine.apply_state(ev, now=ts))
+        collect(engine.apply_state(ev, now=ts if last else None))
     for x in [*ticks, end]:
         tick(x)
 

@@ -1,0 +1,82 @@
+"""The engine: directory, held events and their bounds, identity moves, future events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rta.config import TenantsConfig
+from rta.engine import Engine
+from rta.models import parse_schedule, parse_state_event
+from rta.outputs import Rejected
+
+H = 3_600_000
+T0 = 1_772_841_600_000  # 2026-03-07T00:00Z
+
+
+def ev(acd: str, ts: int, gis: int = 3, eid: str | None = None) -> Any:
+    body: dict[str, Any] = {"tenantId": "t", "acdAgentId": acd, "gisStateIdentifier": gis,
+                            "timestamp": ts}
+    if eid:
+        body["eventId"] = eid
+    return parse_state_event(body)
+
+
+def sched(agent: int, acd: str, extra: list[str] | None = None) -> Any:
+    return parse_schedule({
+        "tenantId": "t", "agentId": agent, "acdAgentId": acd,
+        "acdIdentities": [{"acdAgentId": x} for x in extra or []],
+        "fromTimestamp": T0, "toTimestamp": T0 + 24 * H,
+        "activities": [{"activityType": "in_service", "startTime": T0 + 8 * H,
+                        "endTime": T0 + 16 * H}]})
+
+
+def engine(**settings: Any) -> Engine:
+    return Engine(TenantsConfig.from_mapping({"t": settings}))
+
+
+def test_held_events_are_bounded_by_count_and_the_overflow_is_dead_lettered() -> None:
+    e = engine(hold_max_events=3)
+    outs = [o for i in range(5) for o in e.apply_state(ev("a", T0 + 8 * H + i * 1000, eid=f"e{i}"))]
+    assert [o.payload["eventId"] for o in outs if isinstance(o, Rejected)] == ["e0", "e1"]
+    assert all("not in the directory" in o.reason for o in outs if isinstance(o, Rejected))
+    assert (e.held_count(), e.counters["rejected_held_overflow"]) == (3, 2)
+    e.apply_schedule(sched(7, "a"))
+    assert e.held_count() == 0
+    [s] = e.summaries()
+    assert s["details"][0]["actuals"][1]["actualAgentStateStartTime"] == T0 + 8 * H + 2000
+
+
+def test_held_events_are_bounded_by_event_time_span() -> None:
+    e = engine(hold_max_seconds=3600)
+    assert e.apply_state(ev("a", T0 + 10 * H, eid="late-but-newest")) == []
+    out = e.apply_state(ev("a", T0 + 12 * H, eid="newer"))
+    [rej] = [o for o in out if isinstance(o, Rejected)]
+    assert rej.payload["eventId"] == "late-but-newest"
+
+
+def test_events_ahead_of_the_worker_clock_are_rejected() -> None:
+    e = engine(future_tolerance_seconds=300)
+    e.apply_schedule(sched(7, "a"))
+    now = T0 + 9 * H
+    assert not any(isinstance(o, Rejected) for o in e.apply_state(ev("a", now + 300_000), now))
+    [rej] = [o for o in e.apply_state(ev("a", now + 300_001), now) if isinstance(o, Rejected)]
+    assert "more than 300 s ahead of the worker clock" in rej.reason
+    assert e.counters["rejected_future"] == 1
+
+
+def test_an_identity_moving_to_another_agent_takes_its_events_along() -> None:
+    e = engine()
+    e.apply_schedule(sched(7, "a", extra=["shared"]))
+    e.apply_state(ev("a", T0 + 8 * H, gis=3))
+    e.apply_state(ev("a", T0 + 16 * H, gis=1))
+    e.apply_state(ev("shared", T0 + 9 * H, gis=4))
+    e.apply_state(ev("shared", T0 + 10 * H, gis=1))
+    before = {s["agentId"]: s for s in e.summaries()}
+    assert before[7]["actualInServiceSeconds"] == 8 * 3600  # READY all day on "a"
+    e.apply_schedule(sched(8, "b", extra=["shared"]))  # "shared" now belongs to agent 8
+    after = {s["agentId"]: s for s in e.summaries()}
+    assert e.directory[("t", "1", "shared")] == "8"
+    assert after[8]["actualInServiceSeconds"] == 3600  # TALKING 09:00-10:00
+    runs_7 = [a["actualAgentState"] for a in after[7]["details"][0]["actuals"]]
+    assert "TALK" not in runs_7
+    assert e.counters["identities_moved"] == 1

@@ -1,0 +1,114 @@
+"""Input validation: exactly the allowed variations, precise errors otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rta.models import InputError, parse_schedule, parse_state_event
+
+EV = {"tenantId": "northwind", "acdServerId": "1", "acdAgentId": "100042",
+      "gisStateIdentifier": "4", "timestamp": 1772811000000, "reasonCode": None,
+      "eventId": "e-1"}
+SCHED = {"tenantId": "northwind", "agentId": 7042, "employeeId": "E7042",
+         "acdServerId": "1", "acdAgentId": "100042",
+         "acdIdentities": [{"acdServerId": "2", "acdAgentId": "chat-42"}],
+         "agentTimeZone": "America/Chicago",
+         "fromTimestamp": 1772791200000, "toTimestamp": 1772844300000,
+         "activities": [{"activityType": "IN_SERVICE", "activityTypeLabel": "In Service",
+                         "activityDetailName": "Billing", "startTime": 1772803800000,
+                         "endTime": 1772811000000, "serviceQueueId": 218}]}
+
+
+def test_the_spec_examples_parse() -> None:
+    ev = parse_state_event(EV)
+    assert (ev.state, ev.reason, ev.event_id, ev.identity) == (4, None, "e-1", ("1", "100042"))
+    msg = parse_schedule(SCHED)
+    assert msg.identities == [("1", "100042"), ("2", "chat-42")]
+    assert (msg.agent_key, msg.agent_id, msg.activities[0].activity_type) == \
+        ("7042", 7042, "IN_SERVICE")
+
+
+@pytest.mark.parametrize(("field", "value", "parsed"), [
+    ("gisStateIdentifier", 4, 4),
+    ("gisStateIdentifier", "10", 10),
+    ("reasonCode", "", None),
+    ("reasonCode", "   ", None),
+    ("reasonCode", 1, 1),
+    ("reasonCode", 65535, 65535),
+    ("reasonCode", "Lunch", "Lunch"),
+    ("reasonCode", "12", "12"),
+    ("eventId", "", None),
+    ("eventId", 77, "77"),
+    ("acdAgentId", 100042, "100042"),
+])
+def test_allowed_variations(field: str, value: Any, parsed: Any) -> None:
+    attr = {"gisStateIdentifier": "state", "reasonCode": "reason", "eventId": "event_id",
+            "acdAgentId": "acd_agent_id"}[field]
+    assert getattr(parse_state_event({**EV, field: value}), attr) == parsed
+
+
+def test_defaults() -> None:
+    body = {k: v for k, v in EV.items() if k not in ("acdServerId", "reasonCode", "eventId")}
+    ev = parse_state_event(body)
+    assert (ev.acd_server_id, ev.reason, ev.event_id) == ("1", None, None)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("gisStateIdentifier", 0, "gisStateIdentifier: unknown state id 0 (valid: 1-10)"),
+    ("gisStateIdentifier", "11", "gisStateIdentifier: unknown state id '11' (valid: 1-10)"),
+    ("gisStateIdentifier", "4.0", "gisStateIdentifier: must be a state id 1-10 (number or "
+                                  "numeric string), got '4.0'"),
+    ("gisStateIdentifier", True, "gisStateIdentifier: must be a state id 1-10, got True"),
+    ("gisStateIdentifier", 4.0, "gisStateIdentifier: must be a state id 1-10 (number or "
+                                "numeric string), got 4.0"),
+    ("reasonCode", 0, "reasonCode: numeric reason codes must be 1-65535, got 0"),
+    ("reasonCode", 65536, "reasonCode: numeric reason codes must be 1-65535, got 65536"),
+    ("reasonCode", 1.5, "reasonCode: must be null, 1-65535 or a text string, got float"),
+    ("reasonCode", [1], "reasonCode: must be null, 1-65535 or a text string, got list"),
+    ("timestamp", "1772811000000", "timestamp: must be an integer of epoch milliseconds, "
+                                   "got '1772811000000'"),
+    ("timestamp", 1.7e12, "timestamp: must be an integer of epoch milliseconds, got "
+                          "1700000000000.0"),
+    ("timestamp", -1, "timestamp: epoch milliseconds out of range: -1"),
+    ("tenantId", " ", "tenantId: must not be blank"),
+    ("acdAgentId", None, "acdAgentId: must be a string, got NoneType"),
+])
+def test_rejections_name_the_field_and_the_problem(field: str, value: Any,
+                                                   message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_state_event({**EV, field: value})
+    assert str(exc.value) == message
+
+
+def test_several_problems_are_all_named() -> None:
+    with pytest.raises(InputError) as exc:
+        parse_state_event({"tenantId": "t", "gisStateIdentifier": 99})
+    assert exc.value.problems == ["acdAgentId: is required",
+                                  "gisStateIdentifier: unknown state id 99 (valid: 1-10)",
+                                  "timestamp: is required"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"toTimestamp": 1772791200000},
+     "toTimestamp 1772791200000 must be after fromTimestamp 1772791200000"),
+    ({"activities": [{"activityType": "break", "startTime": 5, "endTime": 5}]},
+     "activities.0: endTime 5 must be after startTime 5"),
+    ({"activities": [{"activityType": "", "startTime": 5, "endTime": 6}]},
+     "activities.0.activityType: must not be blank"),
+    ({"activities": None}, "activities: Input should be a valid tuple"),
+    ({"agentId": True}, "agentId: must be a number or a string, got True"),
+    ({"acdIdentities": [{"acdServerId": "2"}]}, "acdIdentities.0.acdAgentId: is required"),
+])
+def test_schedule_rejections(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_schedule({**SCHED, **change})
+    assert message in str(exc.value)
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(InputError, match="state event must be a JSON object, got str"):
+        parse_state_event("x")
+    with pytest.raises(InputError, match="schedule message must be a JSON object, got list"):
+        parse_schedule([])

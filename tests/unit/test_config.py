@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rta.config import ConfigError, TenantsConfig
-from rta.rules import Adherence, Rules, RuleOverride
+from rta.rules import Adherence, RuleOverride, Rules
 
 
 def test_tenants_file_example_and_defaults() -> None:

@@ -15,7 +15,6 @@ from tests.oracle.reference import reference_ms, reference_summaries
 from tests.unit.strategies import BASE, STEP, arrival_orders, scenarios
 
 
-
 def from_scratch(events: list[dict[str, Any]], scheds: list[dict[str, Any]],
                  tenants: dict[str, Any], as_of: int | None) -> list[dict[str, Any]]:
     """Every schedule first, then the state events in timestamp order."""

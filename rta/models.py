@@ -9,7 +9,7 @@ activity type, integer identifiers. Everything else is rejected with an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
 from rta.states import STATE_NAMES
 
 MAX_TIMESTAMP = 253_402_300_800_000  # year 10000, exclusive
+M = TypeVar("M", bound=BaseModel)
 
 
 class InputError(ValueError):
@@ -211,19 +212,18 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
-def parse_state_event(data: Any) -> StateEvent:
+def _parse(model: type[M], data: Any, what: str) -> M:
     if not isinstance(data, Mapping):
-        raise InputError([f"state event must be a JSON object, got {type(data).__name__}"])
+        raise InputError([f"{what} must be a JSON object, got {type(data).__name__}"])
     try:
-        return StateEvent.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InputError(_problems(exc)) from None
+
+
+def parse_state_event(data: Any) -> StateEvent:
+    return _parse(StateEvent, data, "state event")
 
 
 def parse_schedule(data: Any) -> ScheduleMessage:
-    if not isinstance(data, Mapping):
-        raise InputError([f"schedule message must be a JSON object, got {type(data).__name__}"])
-    try:
-        return ScheduleMessage.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(_problems(exc)) from None
+    return _parse(ScheduleMessage, data, "schedule message")

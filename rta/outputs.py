@@ -21,10 +21,9 @@ class DaySummaryOut:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusOut:
+class _AgentOutput:
     tenant_id: str
     agent_key: str
-    status: dict[str, Any]
 
     @property
     def key(self) -> str:
@@ -32,14 +31,13 @@ class StatusOut:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertOut:
-    tenant_id: str
-    agent_key: str
-    alert: dict[str, Any]
+class StatusOut(_AgentOutput):
+    status: dict[str, Any]
 
-    @property
-    def key(self) -> str:
-        return f"{self.tenant_id}:{self.agent_key}"
+
+@dataclass(frozen=True, slots=True)
+class AlertOut(_AgentOutput):
+    alert: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

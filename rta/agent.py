@@ -4,12 +4,13 @@
 day accumulators and alert state, and is driven by ``apply_state``,
 ``apply_schedule`` and ``tick``; each returns the outputs it caused.
 
-Accounting invariant: with ``F`` the start of the open (last) effective run,
-every clean day in ``days`` holds exactly the accounting of
-``[day start, min(day end, F))``. Days in ``dirty`` are rebuilt from the
-timeline when next built. An in-order event closes one run and accounts it
-(O(1) amortised); a late event or a schedule change marks only the days it
-touches as dirty.
+Accounting invariant: with ``acc_f`` the accounting frontier (the start of a
+run, trailing the newest event by ``ACCOUNTING_LAG_MS``), every clean day in
+``days`` holds exactly the accounting of ``[day start, min(day end, acc_f))``.
+Days in ``dirty`` are rebuilt from the timeline when next built; runs after
+the frontier are accounted at build time. An in-order event advances the
+frontier over the runs it passed (O(1) amortised); a later-than-the-lag event
+or a schedule change marks only the days it touches as dirty.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from rta.timeline import LOGGED_OUT, EffectiveTimeline, IdentityTimeline, Reason
 
 Identity = tuple[str, str]
 OUT = Adherence.OUT
+#: Runs starting within this much event time of the agent's newest event are not
+#: yet accounted into the day caches (see AgentReducer._advance_accounting).
+ACCOUNTING_LAG_MS = 60_000
 
 
 class TenantContext:
@@ -60,6 +64,7 @@ class AlertState:
 class AgentReducer:
     __slots__ = (
         "_order",
+        "acc_f",
         "acd_agent_id",
         "agent_id",
         "agent_key",
@@ -69,6 +74,7 @@ class AgentReducer:
         "days",
         "dirty",
         "eff",
+        "eff_version",
         "emitted",
         "identities",
         "last_status",
@@ -93,7 +99,9 @@ class AgentReducer:
         self.emitted: set[int] = set()
         self.alerts = AlertState()
         self.last_status: tuple[Any, ...] | None = None
-        self.open_sig: tuple[int | None, Value, int | None] | None = None
+        self.open_sig: tuple[int | None, int, int | None] | None = None
+        self.acc_f: int | None = None  # accounting frontier: a run start, see above
+        self.eff_version = 0
 
     # ------------------------------------------------------------------ identities
     def add_identity(self, identity: Identity,
@@ -184,45 +192,71 @@ class AgentReducer:
         if self.alerts.cursor is not None and t <= self.alerts.cursor:
             self.alerts.recheck = True
         eff = self.eff
-        old_f = eff.last_change
         if value is not None and (self.newest is None or t > self.newest):
             self.newest = t
             if len(self._order) > 1:
                 value = effective([tl.value_at(t) for tl in self._order])
-            if value != eff.current:
-                if old_f is not None:
-                    self._account(old_f, t, eff.current)
-                eff.append(t, value)
-                if old_f is None:
-                    self._mark_dirty(t, t)  # the LOGOUT prefix of the first day
+            if eff.append(t, value):
+                self.eff_version += 1
                 self.changed.add(self.ctx.calendar.ordinal(t))
+            self._advance_accounting()
             return
         self.newest = t if self.newest is None else max(self.newest, t)
         self._history_changed(t)
 
     def _history_changed(self, t: int) -> None:
-        """Rebuild the effective timeline from ``t`` and fix the accounting."""
+        """Rebuild the effective timeline from ``t`` and keep the accounting true."""
         eff = self.eff
-        old_f = eff.last_change
         eff.rebuild_from(t, self._order)
-        new_f = eff.last_change
-        if self.alerts.cursor is not None and t < self.alerts.cursor:
+        self.eff_version += 1
+        if self.alerts.cursor is not None and t <= self.alerts.cursor:
             self.alerts.recheck = True
-        if new_f is None:
-            # no change left at all (the last identity with events moved away)
-            self.changed.update(self.days)
-            self.days.clear()
-            self.dirty.clear()
-        elif old_f is None or t < old_f:
-            self._mark_dirty(t, max(x for x in (old_f, new_f, t) if x is not None))
-        elif new_f < old_f:
-            # the open run now starts earlier: clean days must not hold [new_f, old_f)
-            self._mark_dirty(new_f, old_f)
-        elif new_f > old_f:
-            i = eff.index_at(old_f)
-            for j in range(max(i, 0), len(eff.times) - 1):
-                self._account(max(eff.times[j], old_f), eff.times[j + 1], eff.values[j])
-            self.changed.add(self.ctx.calendar.ordinal(new_f))
+        a = self.acc_f
+        if a is not None and t <= a:
+            i = eff.index_at(t)
+            b = eff.times[i] if i >= 0 else None  # start of the run now holding at t
+            if b is None:
+                self._drop_accounting()
+            elif t < a or b != a:
+                # history before the frontier changed, or the frontier is no longer a
+                # run start: rebuild those days, account again from that run's start
+                self._mark_dirty(min(b, t), a)
+                self.acc_f = b
+        self._advance_accounting()
+
+    def _drop_accounting(self) -> None:
+        self.changed.update(self.days)
+        self.changed.update(self.dirty)
+        self.days.clear()
+        self.dirty.clear()
+        self.acc_f = None
+
+    def _advance_accounting(self) -> None:
+        """Account the runs that started before ``newest - ACCOUNTING_LAG_MS``.
+
+        Runs after the frontier are accounted at build time (an overlay), so an
+        event up to the lag late (channels of one agent arriving interleaved)
+        only rebuilds the effective timeline, never a whole day.
+        """
+        eff = self.eff
+        if self.newest is None or not eff.times:
+            return
+        j = eff.index_at(self.newest - ACCOUNTING_LAG_MS)
+        if j < 0:
+            return
+        target = eff.times[j]
+        a = self.acc_f
+        if a is None:
+            # first accounting: the days up to here are built from the timeline
+            self._mark_dirty(eff.times[0], target)
+            self.acc_f = target
+            return
+        if target <= a:
+            return
+        i = eff.index_at(a)
+        for k in range(i, j):
+            self._account(eff.times[k], eff.times[k + 1], eff.values[k])
+        self.acc_f = target
 
     def _account(self, a: int, b: int, value: Value) -> None:
         ctx = self.ctx
@@ -244,43 +278,45 @@ class AgentReducer:
             o += 1
 
     # ------------------------------------------------------------------ day figures
-    def _fresh(self, ds: int, e: int) -> DayAcc:
-        """Account ``[ds, e)`` (inside one day) from the timeline."""
-        acc = DayAcc()
+    def _account_range(self, acc: DayAcc, a: int, b: int) -> None:
+        """Account ``[a, b)`` (inside one day) into ``acc`` from the timeline."""
         eff, ctx = self.eff, self.ctx
         times, values = eff.times, eff.values
-        i = eff.index_at(ds)
-        t = ds
-        while t < e:
+        i = eff.index_at(a)
+        t = a
+        while t < b:
             v = values[i] if i >= 0 else LOGGED_OUT
-            nxt = times[i + 1] if i + 1 < len(times) else e
-            y = nxt if nxt < e else e
+            nxt = times[i + 1] if i + 1 < len(times) else b
+            y = nxt if nxt < b else b
             account_in_day(acc, t, y, v[0], v[1], self.schedule, ctx.rules, ctx.tolerance_ms)
             t = y
             i += 1
+
+    def _fresh(self, ds: int, e: int) -> DayAcc:
+        acc = DayAcc()
+        self._account_range(acc, ds, e)
         return acc
 
     def day_figures(self, o: int, as_of: int | None) -> tuple[DayAcc, DayAcc | None]:
         """Day ``o`` with states running to ``as_of`` (None: the day's end), as the
-        cached closed part and an overlay for the open run. Do not mutate either."""
+        cached accounted part and an overlay for the runs after the accounting
+        frontier. Do not mutate either."""
         ds, de = self.ctx.calendar.bounds(o)
         until = de if as_of is None else max(ds, min(de, as_of))
-        f = self.eff.last_change
+        f = self.acc_f
         if f is not None and until < de and until < f:
             return self._fresh(ds, until), None
         acc = self.days.get(o) if o not in self.dirty else None
         if acc is None:
             acc = self._fresh(ds, min(de, f) if f is not None else ds)
-            if f is not None:  # before the first change nothing is cached
+            if f is not None:  # without a frontier nothing is cached
                 self.days[o] = acc
                 self.dirty.discard(o)
         s = ds if f is None else max(ds, f)
         if s >= until:
             return acc, None
         overlay = DayAcc()
-        v = self.eff.current
-        account_in_day(overlay, s, until, v[0], v[1], self.schedule, self.ctx.rules,
-                       self.ctx.tolerance_ms)
+        self._account_range(overlay, s, until)
         return acc, overlay
 
     def day_acc(self, o: int, as_of: int | None) -> DayAcc:
@@ -336,12 +372,14 @@ class AgentReducer:
         return out
 
     def _open_run_days(self, as_of: int | None) -> None:
-        """The open run is not accounted until it closes: when its start, its value or
-        the span it covers moved since the last build, its days changed."""
+        """Runs after the accounting frontier are built at each build: when the
+        frontier, the timeline or the span to the limit moved, their days changed."""
         limit = self._limit()
         if limit is not None and as_of is not None:
             limit = min(limit, as_of - 1)
-        sig = (self.eff.last_change, self.eff.current, limit)
+        frontier = self.acc_f if self.acc_f is not None else (
+            self.eff.times[0] if self.eff.times else None)
+        sig = (frontier, self.eff_version, limit)
         old = self.open_sig
         if sig == old:
             return

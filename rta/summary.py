@@ -19,7 +19,7 @@ def percent(a: int, b: int) -> float | None:
 def build_summary(tenant_id: str, agent_id: int | str, acd_agent_id: str, date: str,
                   ds: int, de: int, parts: list[Part], acc: DayAcc,
                   overlay: DayAcc | None = None) -> dict[str, Any]:
-    """The summary of one day: ``acc`` (closed runs) plus ``overlay`` (the open run)."""
+    """The summary of one day: ``acc`` (accounted runs) plus ``overlay`` (the rest)."""
     scheduled = in_service = 0
     details = []
     extra = overlay.details if overlay is not None else {}

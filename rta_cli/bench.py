@@ -130,7 +130,8 @@ def bench_core(agents: int = 2000, days: int = 1, baseline_agents: int = 100) ->
     print(f"  max RSS after the in-order runs: {rss1 / 1024:,.0f} MiB "
           f"(at start {rss0 / 1024:,.0f} MiB)")
     target = 50_000
-    verdict = "meets" if min(apply_only, per_10k["per_s"]) >= target else "MISSES"
-    print(f"  target >= {target:,} in-order events/s on one core (apply, and with summaries "
-          f"every 10,000 events): {verdict}")
+    for name, rate in (("per-event path (apply only)", apply_only),
+                       ("with full summaries every 10,000 events", per_10k["per_s"])):
+        verdict = "meets" if rate >= target else "misses"
+        print(f"  target >= {target:,} in-order events/s on one core, {name}: {verdict}")
     return 0

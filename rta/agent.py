@@ -103,6 +103,52 @@ class AgentReducer:
         self.acc_f: int | None = None  # accounting frontier: a run start, see above
         self.eff_version = 0
 
+    # ------------------------------------------------------------------ persistence
+    SNAPSHOT_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild this reducer exactly (JSON-ready).
+
+        Derived state (effective timeline, day caches) is not stored: ``restore``
+        rebuilds it from the identities' events and the schedule.
+        """
+        st = self.alerts
+        return {
+            "v": self.SNAPSHOT_VERSION,
+            "agentKey": self.agent_key,
+            "agentId": self.agent_id,
+            "acdAgentId": self.acd_agent_id,
+            "identities": [
+                [server, acd, [[e.ts, e.eid, e.state, e.reason] for e in tl.entries]]
+                for (server, acd), tl in sorted(self.identities.items())
+            ],
+            "schedule": [list(p) for p in self.schedule.parts],
+            "alerts": [st.cursor, st.run_start, st.open_start, st.last_ended],
+            "emitted": sorted(self.emitted),
+            "status": list(self.last_status) if self.last_status is not None else None,
+        }
+
+    @classmethod
+    def restore(cls, ctx: TenantContext, snap: dict[str, Any]) -> AgentReducer:
+        if snap.get("v") != cls.SNAPSHOT_VERSION:
+            raise ValueError(f"unknown agent snapshot version {snap.get('v')!r}")
+        agent = cls(ctx, snap["agentKey"])
+        agent.agent_id = snap["agentId"]
+        agent.acd_agent_id = snap["acdAgentId"]
+        agent.schedule = AgentSchedule(Part(*p) for p in snap["schedule"])
+        for server, acd, entries in snap["identities"]:
+            tl = IdentityTimeline()
+            for ts, eid, state, reason in entries:
+                tl.add(ts, state, reason, eid or None)
+            agent.add_identity((server, acd), tl)
+        st = agent.alerts
+        st.cursor, st.run_start, st.open_start, st.last_ended = snap["alerts"]
+        st.recheck = False
+        agent.emitted = set(snap["emitted"])
+        agent.last_status = tuple(snap["status"]) if snap["status"] is not None else None
+        agent.changed = set()
+        return agent
+
     # ------------------------------------------------------------------ identities
     def add_identity(self, identity: Identity,
                      timeline: IdentityTimeline | None = None) -> None:

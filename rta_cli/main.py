@@ -7,10 +7,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from rta.config import ConfigError, TenantsConfig
+
+if TYPE_CHECKING:
+    from streams.settings import WorkerSettings
 
 
 def load_tenants(path: str | None, default_time_zone: str = "UTC") -> TenantsConfig:
@@ -79,6 +83,79 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 2
 
 
+def _settings(args: argparse.Namespace) -> WorkerSettings:
+    """Flags override ``RTA_*`` environment variables, which override defaults."""
+    from streams.settings import WorkerSettings
+
+    over = {k: v for k, v in {
+        "broker_url": getattr(args, "broker", None),
+        "tenants_file": getattr(args, "tenants", None),
+        "web_port": getattr(args, "web_port", None),
+        "default_time_zone": getattr(args, "tenant_timezone", None),
+        "partitions": getattr(args, "partitions", None),
+        "store": getattr(args, "store", None),
+        "data_dir": getattr(args, "data_dir", None),
+    }.items() if v is not None}
+    return WorkerSettings(**over)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from rta_cli.worker import run_worker
+
+    settings = _settings(args)
+    tenants = load_tenants(str(settings.tenants_file) if settings.tenants_file else None,
+                           settings.default_time_zone)
+    return run_worker(settings, tenants, banner=f"rta worker is running against "
+                                                 f"{settings.broker_url}")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from rta_cli.local_broker import LocalBroker
+    from rta_cli.worker import run_worker, up_banner
+
+    base = Path(args.data_dir or "var/up")
+    base.mkdir(parents=True, exist_ok=True)
+    log = base / "broker.log"
+    tenants_path = args.tenants or ("examples/tenants.toml"
+                                    if Path("examples/tenants.toml").is_file() else None)
+    with LocalBroker(log=log) as broker:
+        args.broker = broker.url
+        args.data_dir = str(base / "worker")
+        args.tenants = tenants_path
+        settings = _settings(args)
+        tenants = load_tenants(tenants_path, settings.default_time_zone)
+        return run_worker(settings, tenants, banner=up_banner(broker.url, settings, log))
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from rta_cli.kafka_tools import produce_file
+
+    n = produce_file(_settings(args), args.file)
+    print(f"sent {n} records", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from rta_cli.kafka_tools import tail
+
+    return tail(_settings(args), args.topic, args.idle, args.latest)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rta_cli.kafka_tools import produce_records
+    from rta_cli.simulate import CentreSpec, generate
+
+    spec = CentreSpec(agents=args.agents, days=1, start=args.start, tenant="northwind",
+                      time_zone="America/Chicago")
+    n = asyncio.run(produce_records(_settings(args), list(generate(spec))))
+    print(f"sent {n} records of a {args.agents}-agent demo day ({args.start}); now try:\n"
+          f"  rta tail rta.adherence --latest --broker {args.broker}\n"
+          f"  rta tail rta.alerts --broker {args.broker}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rta", description="Real-time adherence engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +184,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of agents whose first schedule arrives after their states")
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(func=cmd_simulate)
+
+    def broker_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--broker", help="kafka://HOST:PORT (env RTA_BROKER_URL)")
+
+    p = sub.add_parser("worker", help="run one stream worker against a Kafka broker")
+    broker_flag(p)
+    p.add_argument("--tenants", help="tenants file (TOML) (env RTA_TENANTS_FILE)")
+    p.add_argument("--web-port", type=int, help="HTTP port (env RTA_WEB_PORT)")
+    p.add_argument("--tenant-timezone", help="time zone of tenants not in the tenants file")
+    p.add_argument("--partitions", type=int, help="partitions of created topics (default 4)")
+    p.add_argument("--store", help="table store: memory:// or rocksdb:// (default memory://)")
+    p.add_argument("--data-dir", help="worker state directory (default var/worker)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("up", help="the whole engine on this machine: local broker + worker")
+    p.add_argument("--tenants", help="tenants file (default examples/tenants.toml if present)")
+    p.add_argument("--tenant-timezone")
+    p.add_argument("--data-dir", help="where logs and state go (default var/up)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("produce", help="send an event log (JSON Lines) to the input topics")
+    p.add_argument("file", help="event log; - for stdin")
+    broker_flag(p)
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("tail", help="print a topic's records (key TAB value)")
+    p.add_argument("topic")
+    broker_flag(p)
+    p.add_argument("--latest", action="store_true", help="only the latest value per key")
+    p.add_argument("--idle", type=float, default=2.0, help="stop after this many idle seconds")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("demo", help="send a simulated centre's day to a running engine")
+    broker_flag(p)
+    p.add_argument("--agents", type=int, default=20)
+    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 6))
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="print performance figures")
     p.add_argument("what", choices=["core"])

@@ -1,0 +1,54 @@
+"""`rta worker` and `rta up`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from rta.config import TenantsConfig
+from streams.settings import WorkerSettings
+
+
+def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
+               banner: str | None = None) -> int:
+    import faust
+
+    from rta_cli.runtime import tune_gc
+    from streams.app import build_app
+    from streams.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings, tenants)
+    tune_gc()
+    if banner:
+        @app.on_rebalance_complete.connect
+        async def _ready(*args: Any, **kwargs: Any) -> None:
+            print(banner, flush=True)
+
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
+                          redirect_stdouts=False)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    logging.getLogger("mode").setLevel(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    worker.execute_from_commandline()  # returns when stopped (Ctrl-C, SIGTERM)
+    return 0
+
+
+def up_banner(broker: str, settings: WorkerSettings, log: Path) -> str:
+    return f"""
+rta is up.
+  broker (Kafka protocol, in memory): {broker}
+  send state events to   {settings.topic_state}   key tenantId:acdServerId:acdAgentId
+  send schedules to      {settings.topic_schedule}      key tenantId:agentId
+  results on             {settings.topic_adherence}, {settings.topic_status}, \
+{settings.topic_alerts}, {settings.topic_deadletter}
+  try:  rta demo --broker {broker}
+  broker log: {log}
+Ctrl-C stops everything (the broker keeps data in memory only).
+"""

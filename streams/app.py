@@ -1,0 +1,395 @@
+"""The faust app: topics, tables, agents and timers around the pure core.
+
+Data flow (all topics have the same number of partitions):
+
+    rta.agent-state --route_states--> (directory hit)  rta-agent-input  (key tenant:agent)
+                                  \\-> (miss) held[identity]
+    rta.schedule ---route_schedules--> rta-agent-input
+                                  \\-> rta-directory (key tenant:server:acd)
+    rta-directory --directory_updates--> directory[identity] = agent, releases held events
+    rta-agent-input --reducers--> AgentReducer (core) --> rta.agent-status, rta.alerts,
+                                                          rta.adherence (timer), rta.deadletter
+
+``directory`` and ``held`` are keyed by identity and co-partitioned with
+rta.agent-state; ``agents`` (the reducer snapshots) with rta-agent-input.
+Everything is at-least-once: inputs are idempotent in the core (event ids,
+window replacement), outputs are upserts keyed as INTERFACES.md says.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+
+from rta.agent import AgentReducer, TenantContext
+from rta.config import TenantsConfig
+from rta.models import parse_schedule, parse_state_event
+from rta.outputs import AlertOut, Output, Rejected, StatusOut
+from rta.schedule import resolve_activities
+from rta.states import LOGOUT
+from streams.codec import (
+    DecodeError,
+    agent_key,
+    dead_letter,
+    decode_schedule,
+    decode_state,
+    encode,
+    identity_key,
+)
+from streams.settings import WorkerSettings
+
+log = logging.getLogger("rta.worker")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Runtime:
+    """What one worker keeps in memory: reducers of its partitions, timers."""
+
+    def __init__(self, settings: WorkerSettings, tenants: TenantsConfig) -> None:
+        self.settings = settings
+        self.tenants = tenants
+        self.contexts: dict[str, TenantContext] = {}
+        self.reducers: dict[str, AgentReducer] = {}
+        self.deadlines: list[tuple[int, str]] = []  # (when, agent key), a heap
+        self.due: dict[str, int] = {}  # the live deadline of each agent
+        self.refresh: list[tuple[int, str]] = []
+        self.refreshing: set[str] = set()
+        self.pending: set[str] = set()  # agents whose changed summaries are to be emitted
+        self.partitioner = DefaultPartitioner()
+        self.counters: dict[str, int] = {}
+        self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
+        self.highwater: Any = None  # (partition) -> log end offset, set by build_app
+
+    def caught_up(self, partition: int) -> bool:
+        """No backlog left on this agent-input partition (live mode)."""
+        done = self.processed.get(partition)
+        if done is None or self.highwater is None:
+            return True
+        try:
+            end = self.highwater(partition)
+        except Exception:  # not assigned (any more), or no fetch yet
+            return True
+        return end is None or done + 1 >= end
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def context(self, tenant_id: str) -> TenantContext:
+        ctx = self.contexts.get(tenant_id)
+        if ctx is None:
+            ctx = self.contexts[tenant_id] = TenantContext(tenant_id, self.tenants.get(tenant_id))
+        return ctx
+
+    def partition_of(self, key: str) -> int:
+        parts = list(range(self.settings.partitions))
+        return int(self.partitioner(key.encode(), parts, parts))
+
+    def schedule_deadline(self, akey: str, reducer: AgentReducer, now: int) -> None:
+        when = reducer.next_deadline(now)
+        if when is None:
+            self.due.pop(akey, None)
+            return
+        if self.due.get(akey) != when:
+            self.due[akey] = when
+            heapq.heappush(self.deadlines, (when, akey))
+        if akey not in self.refreshing:
+            self.refreshing.add(akey)
+            period = int(self.settings.refresh_seconds * 1000)
+            # spread refreshes over the period instead of one burst
+            first = now + (hash(akey) % period)
+            heapq.heappush(self.refresh, (first, akey))
+
+
+def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
+    p = settings.partitions
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=p,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=0,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_commit_interval=settings.broker_commit_interval,
+        producer_linger=settings.producer_linger,
+        producer_max_batch_size=settings.producer_max_batch_size,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    rt = Runtime(settings, tenants)
+    app.rta_runtime = rt  # type: ignore[attr-defined]
+
+    def topic(name: str, **kw: Any) -> Any:
+        return app.topic(name, partitions=p, key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw", **kw)
+
+    state_in = topic(settings.topic_state)
+    schedule_in = topic(settings.topic_schedule)
+    adherence_out = topic(settings.topic_adherence, compacting=True)
+    status_out = topic(settings.topic_status, compacting=True)
+    alerts_out = topic(settings.topic_alerts)
+    deadletter_out = topic(settings.topic_deadletter)
+    directory_topic = topic(f"{settings.app_id}-directory", internal=True)
+    agent_input = topic(f"{settings.app_id}-agent-input", internal=True)
+
+    def table(name: str) -> Any:
+        schema: Any = faust.Schema(key_type=str, key_serializer="json",
+                                   value_serializer="json")
+        return app.Table(name, default=None, partitions=p, schema=schema)
+
+    directory = table("directory")  # identity -> agent key (within the tenant)
+    held = table("held")  # identity -> [[timestamp, seq, event json], ...]
+    agents = table("agents")  # tenant:agent -> reducer snapshot
+
+    async def to_deadletter(event: Any, reason: str) -> None:
+        msg = event.message
+        rt.count("deadletter")
+        await deadletter_out.send(key=msg.key, value=dead_letter(
+            msg.topic, msg.partition, msg.offset, msg.key, msg.value, reason, now_ms()))
+
+    async def reject(source_key: bytes | None, rej: Rejected, topic_name: str) -> None:
+        rt.count("deadletter")
+        await deadletter_out.send(key=source_key, value=dead_letter(
+            topic_name, None, None, source_key, encode(rej.payload), rej.reason, now_ms()))
+
+    async def emit(outs: list[Output], source_key: bytes | None) -> None:
+        for o in outs:
+            if isinstance(o, AlertOut):
+                await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+            elif isinstance(o, StatusOut):
+                await status_out.send(key=o.key.encode(), value=encode(o.status))
+            elif isinstance(o, Rejected):
+                await reject(source_key, o, settings.topic_state)
+
+    @app.agent(state_in)
+    async def route_states(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                ev = decode_state(event.value, settings.max_message_bytes)
+            except DecodeError as exc:
+                await to_deadletter(event, str(exc))
+                continue
+            try:
+                ctx = rt.context(ev.tenant_id)
+                now = now_ms()
+                ahead = ctx.settings.future_tolerance_seconds * 1000
+                if ev.timestamp > now + ahead:
+                    await to_deadletter(event, f"timestamp {ev.timestamp} is more than "
+                                        f"{ahead // 1000} s ahead of the worker clock ({now})")
+                    continue
+                ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
+                owner = directory.get(ikey)
+                if owner is not None:
+                    await agent_input.send(key=agent_key(ev.tenant_id, owner).encode(),
+                                           value=encode({"kind": "state", "body": ev.to_json()}))
+                    continue
+                # unknown identity: hold, bounded by count and event-time span
+                entry = [ev.timestamp, event.message.offset, ev.to_json()]
+                items = [*(held.get(ikey) or []), entry]
+                items.sort(key=lambda x: (x[0], x[1]))
+                span = ctx.settings.hold_max_seconds * 1000
+                while items and (len(items) > ctx.settings.hold_max_events
+                                 or items[0][0] < items[-1][0] - span):
+                    _, _, old = items.pop(0)
+                    await reject(event.message.key, Rejected(
+                        f"ACD identity {ikey} is not in the directory; held events exceed "
+                        f"{ctx.settings.hold_max_events} events or "
+                        f"{ctx.settings.hold_max_seconds} s, so the oldest was dropped",
+                        old), settings.topic_state)
+                held[ikey] = items
+                rt.count("held")
+            except Exception as exc:  # the worker never dies of input
+                log.exception("state event failed")
+                await to_deadletter(event, f"internal error: {exc!r}")
+
+    @app.agent(schedule_in)
+    async def route_schedules(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                msg = decode_schedule(event.value, settings.max_message_bytes)
+            except DecodeError as exc:
+                await to_deadletter(event, str(exc))
+                continue
+            try:
+                body = orjson.loads(event.value)
+                akey = agent_key(msg.tenant_id, msg.agent_key)
+                await agent_input.send(key=akey.encode(),
+                                       value=encode({"kind": "schedule", "body": body}))
+                for server, acd in msg.identities:
+                    await directory_topic.send(
+                        key=identity_key(msg.tenant_id, server, acd).encode(),
+                        value=encode({"tenant": msg.tenant_id, "server": server, "acd": acd,
+                                      "agent": msg.agent_key}))
+            except Exception as exc:
+                log.exception("schedule message failed")
+                await to_deadletter(event, f"internal error: {exc!r}")
+
+    @app.agent(directory_topic)
+    async def directory_updates(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                upd = orjson.loads(event.value)
+                tenant, agent = upd["tenant"], upd["agent"]
+                ikey = identity_key(tenant, upd["server"], upd["acd"])
+                old = directory.get(ikey)
+                if old != agent:
+                    directory[ikey] = agent
+                    if old is not None:  # the identity moves, its events with it
+                        await agent_input.send(key=agent_key(tenant, old).encode(), value=encode(
+                            {"kind": "move", "identity": [upd["server"], upd["acd"]],
+                             "tenant": tenant, "to": agent}))
+                items = held.get(ikey)
+                if items:
+                    for _, _, body in items:  # timestamp order
+                        await agent_input.send(key=agent_key(tenant, agent).encode(),
+                                               value=encode({"kind": "state", "body": body}))
+                    rt.count("released", len(items))
+                    del held[ikey]
+            except Exception as exc:
+                log.exception("directory update failed")
+                await to_deadletter(event, f"internal error: {exc!r}")
+
+    from faust.types import TP
+
+    def highwater(partition: int) -> int | None:
+        return app.consumer.highwater(TP(agent_input.get_topic_name(), partition))
+
+    rt.highwater = highwater
+
+    def reducer_for(akey: str, tenant: str) -> AgentReducer:
+        reducer = rt.reducers.get(akey)
+        if reducer is None:
+            snap = agents.get(akey)
+            ctx = rt.context(tenant)
+            reducer = (AgentReducer.restore(ctx, snap) if snap is not None
+                       else AgentReducer(ctx, akey[len(tenant) + 1:]))
+            rt.reducers[akey] = reducer
+        return reducer
+
+    @app.agent(agent_input)
+    async def reducers(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                akey = event.key.decode()
+                data = orjson.loads(event.value)
+                kind = data["kind"]
+                tenant = data["body"]["tenantId"] if kind != "move" else data["tenant"]
+                reducer = reducer_for(akey, tenant)
+                partition = event.message.partition
+                rt.processed[partition] = event.message.offset
+                # Live, alerts are evaluated at the worker clock. Catching up on a
+                # backlog (after a restart, say), they are evaluated in event time, so
+                # the runs inside the backlog raise the alerts they raised live.
+                live = rt.caught_up(partition)
+                now = now_ms()
+                outs: list[Output]
+                if kind == "state":
+                    ev = parse_state_event(data["body"])
+                    reducer.add_identity(ev.identity)
+                    outs = reducer.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason,
+                                               ev.event_id, now if live else ev.timestamp)
+                elif kind == "schedule":
+                    msg = parse_schedule(data["body"])
+                    for ident in msg.identities:
+                        reducer.add_identity(ident)
+                    parts = resolve_activities(
+                        msg.from_ts, msg.to_ts,
+                        ((a.activity_type, a.start, a.end) for a in msg.activities),
+                        reducer.ctx.rules)
+                    outs = reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
+                                                  msg.to_ts, parts, now if live else None)
+                else:  # move: the identity belongs to another agent now
+                    server, acd = data["identity"]
+                    tl = reducer.remove_identity((server, acd))
+                    to = agent_key(tenant, data["to"]).encode()
+                    for e in tl.entries if tl is not None else []:
+                        body = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
+                                "gisStateIdentifier": e.state, "timestamp": e.ts,
+                                "reasonCode": e.reason}
+                        if e.eid:
+                            body["eventId"] = e.eid
+                        await agent_input.send(key=to, value=encode({"kind": "state",
+                                                                     "body": body}))
+                    outs = reducer.tick(now) if live else []
+                agents[akey] = reducer.snapshot()
+                await emit(outs, event.message.key)
+                rt.pending.add(akey)
+                rt.schedule_deadline(akey, reducer, now)
+            except Exception as exc:
+                log.exception("agent input failed")
+                await to_deadletter(event, f"internal error: {exc!r}")
+
+    @app.timer(interval=settings.tick_seconds)
+    async def alert_timer() -> None:
+        now = now_ms()
+        while rt.deadlines and rt.deadlines[0][0] <= now:
+            when, akey = heapq.heappop(rt.deadlines)
+            reducer = rt.reducers.get(akey)
+            if reducer is None or rt.due.get(akey) != when:
+                continue  # revoked, or superseded by a newer deadline
+            if not rt.caught_up(rt.partition_of(akey)):
+                heapq.heappush(rt.deadlines, (when + 1000, akey))  # backlog first
+                rt.due[akey] = when + 1000
+                continue
+            del rt.due[akey]
+            await emit(reducer.tick(now), None)
+            rt.pending.add(akey)
+            rt.schedule_deadline(akey, reducer, now)
+        period = int(settings.refresh_seconds * 1000)
+        while rt.refresh and rt.refresh[0][0] <= now:
+            when, akey = heapq.heappop(rt.refresh)
+            reducer = rt.reducers.get(akey)
+            if reducer is None:
+                rt.refreshing.discard(akey)
+                continue
+            if reducer.eff.current[0] != LOGOUT:
+                reducer.changed.add(reducer.ctx.calendar.ordinal(now))
+                rt.pending.add(akey)
+            heapq.heappush(rt.refresh, (when + period, akey))
+
+    @app.timer(interval=settings.emit_seconds)
+    async def emit_summaries() -> None:
+        now = now_ms()
+        pending, rt.pending = rt.pending, set()
+        for akey in pending:
+            reducer = rt.reducers.get(akey)
+            if reducer is None:
+                continue
+            for out in reducer.build_changed(now):
+                value = None if out.summary is None else encode({**out.summary, "asOf": now})
+                await adherence_out.send(key=out.key.encode(), value=value)
+                rt.count("summaries")
+
+    @app.timer(interval=5.0)
+    async def restore_assigned() -> None:
+        """After a restart or rebalance, bring back the reducers of assigned partitions
+        (not only those with new input), so their timers run."""
+        assigned = {tp.partition for tp in app.consumer.assignment()
+                    if tp.topic == agent_input.get_topic_name()}
+        now = now_ms()
+        for akey in list(agents.keys()):
+            if akey in rt.reducers or rt.partition_of(akey) not in assigned:
+                continue
+            snap = agents.get(akey)
+            if snap is None:
+                continue
+            tenant = akey.rsplit(":", 1)[0] if ":" in akey else akey
+            reducer = reducer_for(akey, tenant)
+            rt.schedule_deadline(akey, reducer, now)
+        for akey in [k for k in rt.reducers if rt.partition_of(k) not in assigned]:
+            del rt.reducers[akey]  # revoked: another worker owns it now
+
+    return app

@@ -1,0 +1,76 @@
+"""Bytes in, bytes out: decoding input messages, encoding outputs and dead letters."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from rta.models import InputError, ScheduleMessage, StateEvent, parse_schedule, parse_state_event
+
+#: Larger values are dead-lettered with their first bytes only (and their size).
+DEAD_LETTER_VALUE_BYTES = 65_536
+
+
+class DecodeError(ValueError):
+    """An input message that cannot be applied; the text is the dead-letter reason."""
+
+
+def _json(raw: bytes | None, max_bytes: int) -> Any:
+    if raw is None:
+        raise DecodeError("empty message (no value)")
+    if len(raw) > max_bytes:
+        raise DecodeError(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not valid JSON: {exc}") from None
+
+
+def decode_state(raw: bytes | None, max_bytes: int) -> StateEvent:
+    try:
+        return parse_state_event(_json(raw, max_bytes))
+    except InputError as exc:
+        raise DecodeError(str(exc)) from None
+
+
+def decode_schedule(raw: bytes | None, max_bytes: int) -> ScheduleMessage:
+    try:
+        return parse_schedule(_json(raw, max_bytes))
+    except InputError as exc:
+        raise DecodeError(str(exc)) from None
+
+
+def encode(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def dead_letter(topic: str, partition: int | None, offset: int | None, key: bytes | None,
+                value: bytes | None, reason: str, now_ms: int) -> bytes:
+    """The dead-letter record: where the message came from, its bytes, and why."""
+    def text(b: bytes | None) -> dict[str, str] | None:
+        if b is None:
+            return None
+        try:
+            return {"utf8": b.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(b).decode("ascii")}
+
+    size = None if value is None else len(value)
+    truncated = size is not None and size > DEAD_LETTER_VALUE_BYTES
+    if truncated and value is not None:
+        value = value[:DEAD_LETTER_VALUE_BYTES]
+    return orjson.dumps({
+        "sourceTopic": topic, "partition": partition, "offset": offset,
+        "key": text(key), "value": text(value), "valueBytes": size, "truncated": truncated,
+        "reason": reason, "deadLetteredAt": now_ms,
+    })
+
+
+def identity_key(tenant: str, server: str, acd: str) -> str:
+    return f"{tenant}:{server}:{acd}"
+
+
+def agent_key(tenant: str, agent: str) -> str:
+    return f"{tenant}:{agent}"

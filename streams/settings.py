@@ -1,0 +1,65 @@
+"""Worker configuration: flags, ``RTA_*`` environment variables, defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    """Everything a stream worker needs; environment names are ``RTA_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RTA_", extra="forbid")
+
+    broker_url: str = "kafka://localhost:9092"
+    tenants_file: Path | None = None
+    default_time_zone: str = "UTC"
+    web_port: int = 6066
+    app_id: str = "rta"
+    data_dir: Path = Path("var/worker")
+    store: str = "memory://"  # "rocksdb://" in production
+    partitions: int = Field(4, ge=1)
+    replication_factor: int = Field(1, ge=1)
+
+    topic_state: str = "rta.agent-state"
+    topic_schedule: str = "rta.schedule"
+    topic_adherence: str = "rta.adherence"
+    topic_status: str = "rta.agent-status"
+    topic_alerts: str = "rta.alerts"
+    topic_deadletter: str = "rta.deadletter"
+
+    tick_seconds: float = Field(0.2, gt=0)  # alert timer resolution
+    emit_seconds: float = Field(1.0, gt=0)  # changed day summaries are built this often
+    refresh_seconds: float = Field(60.0, gt=0)  # today's summary of logged-in agents
+    max_message_bytes: int = Field(1_000_000, gt=0)
+
+    broker_session_timeout: float = 10.0
+    broker_heartbeat_interval: float = 3.0
+    broker_commit_interval: float = 1.0
+    fetch_max_wait_ms: int = 100
+    producer_linger: float = 0.01
+    producer_max_batch_size: int = 16384
+    log_level: str = "info"
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, v: str) -> str:
+        if "://" not in v:
+            v = f"kafka://{v}"
+        if not v.startswith("kafka://"):
+            raise ValueError(f"broker URL must look like kafka://HOST:PORT, got {v!r}")
+        return v
+
+    @property
+    def bootstrap(self) -> str:
+        """``HOST:PORT[,HOST:PORT]`` for plain Kafka clients."""
+        return self.broker_url.removeprefix("kafka://").rstrip("/").replace(";", ",")
+
+    def input_topics(self) -> list[str]:
+        return [self.topic_state, self.topic_schedule]
+
+    def output_topics(self) -> list[str]:
+        return [self.topic_adherence, self.topic_status, self.topic_alerts,
+                self.topic_deadletter]

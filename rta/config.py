@@ -35,8 +35,19 @@ class RuleOverrideSettings(BaseModel):
     def _state(cls, v: int | str) -> int:
         return parse_state(v)
 
+    @field_validator("reason_code")
+    @classmethod
+    def _reason(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, bool):
+            raise ValueError("must be 1-65535 or a text string")
+        if isinstance(v, int) and not 1 <= v <= 65535:
+            raise ValueError(f"numeric reason codes are 1-65535, got {v}")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be blank (leave reason_code out to match every reason)")
+        return v
+
     def compile(self) -> RuleOverride:
-        reason = None if self.reason_code is None else str(self.reason_code).strip() or None
+        reason = None if self.reason_code is None else str(self.reason_code)
         return RuleOverride(self.category, int(self.state), reason, Adherence[self.adherence])
 
 
@@ -165,5 +176,5 @@ def _explain(exc: ValidationError, where: str) -> str:
         if err["type"] == "extra_forbidden":
             parts.append(f"{where}.{loc}: unknown key")
         else:
-            parts.append(f"{where}.{loc}: {err['msg']}")
+            parts.append(f"{where}.{loc}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)

@@ -102,6 +102,7 @@ class Engine:
         agent = self.agents.get((msg.tenant_id, agent_key))
         if agent is None:
             agent = self.agents[(msg.tenant_id, agent_key)] = AgentReducer(ctx, agent_key)
+        outs: list[Output] = []
         for server, acd in msg.identities:
             key = (msg.tenant_id, server, acd)
             owner = self.directory.get(key)
@@ -115,8 +116,15 @@ class Engine:
             held = self.held.pop(key, None)
             if held:
                 timeline = timeline or IdentityTimeline()
-                for _, _, ev in held:  # timestamp order, arrival order within
-                    timeline.add(ev.timestamp, ev.state, ev.reason, ev.event_id)
+                # in arrival order, so that of two bodies under one eventId the first
+                # to arrive is kept, as on the direct path
+                for _, _, ev in sorted(held, key=lambda h: h[1]):
+                    res = timeline.add(ev.timestamp, ev.state, ev.reason, ev.event_id)
+                    if res.status == "conflict":
+                        self.counters["rejected_conflict"] += 1
+                        outs.append(Rejected(
+                            f"eventId {ev.event_id!r} was already applied with another body",
+                            ev.to_json()))
                 self.counters["released"] += len(held)
             self.directory[key] = agent_key
             agent.add_identity((server, acd), timeline)
@@ -125,8 +133,9 @@ class Engine:
                                    ((a.activity_type, a.start, a.end) for a in msg.activities),
                                    ctx.rules)
         self.counters["schedules"] += 1
-        return agent.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts, msg.to_ts,
-                                    parts, now)
+        outs.extend(agent.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
+                                         msg.to_ts, parts, now))
+        return outs
 
     # ------------------------------------------------------------------ results
     def tick(self, now: int) -> list[Output]:
@@ -158,6 +167,10 @@ class Engine:
 
     def held_count(self) -> int:
         return sum(len(v) for v in self.held.values())
+
+    def held_identities(self) -> list[str]:
+        """``tenant/acdServerId/acdAgentId`` of identities with held events."""
+        return sorted("/".join(k) for k, v in self.held.items() if v)
 
 
 def sort_summaries(rows: Iterable[DaySummaryOut]) -> list[DaySummaryOut]:

@@ -19,6 +19,7 @@ class ReplayResult:
     summaries: list[dict[str, Any]]
     rejected: list[tuple[int, str]] = field(default_factory=list)
     held: int = 0  # events of identities no schedule ever named
+    held_identities: list[str] = field(default_factory=list)
     engine: Engine | None = None
 
 
@@ -65,7 +66,8 @@ def _replay(numbered: Iterable[tuple[int, Any]], tenants: TenantsConfig,
             continue
         outs = engine.apply_state(msg) if kind == "state" else engine.apply_schedule(msg)
         rejected.extend((n, o.reason) for o in outs if isinstance(o, Rejected))
-    return ReplayResult(engine.summaries(as_of), rejected, engine.held_count(), engine)
+    return ReplayResult(engine.summaries(as_of), rejected, engine.held_count(),
+                        engine.held_identities(), engine)
 
 
 def read_lines(lines: Iterable[bytes | str]) -> Iterable[tuple[int, Any]]:
@@ -76,4 +78,4 @@ def read_lines(lines: Iterable[bytes | str]) -> Iterable[tuple[int, Any]]:
         try:
             yield n, orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield n, InputError([f"not valid JSON: {exc}"])
+            yield n, InputError([f"not valid JSON ({exc.msg} at column {exc.colno})"])

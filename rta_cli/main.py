@@ -22,9 +22,36 @@ def load_tenants(path: str | None, default_time_zone: str = "UTC") -> TenantsCon
     if path is None:
         return TenantsConfig.from_mapping(None, default_time_zone)
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"tenants file is a directory: {p}")
     if not p.is_file():
         raise ConfigError(f"tenants file not found: {p}")
-    return TenantsConfig.from_toml(p.read_text(encoding="utf-8"), default_time_zone, str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return TenantsConfig.from_toml(text, default_time_zone, str(p))
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _fraction(value: str) -> float:
+    x = float(value)
+    if not 0 <= x <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {x}")
+    return x
+
+
+def _epoch_ms(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be epoch milliseconds >= 0, got {n}")
+    return n
 
 
 def _timezone(value: str) -> str:
@@ -50,8 +77,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for line, reason in result.rejected:
         print(f"{name}:{line}: rejected: {reason}", file=sys.stderr)
     if result.held:
+        idents = result.held_identities
+        shown = ", ".join(idents[:5]) + (f" and {len(idents) - 5} more" if len(idents) > 5 else "")
         print(f"{name}: warning: {result.held} state event(s) of ACD identities that no "
-              "schedule message names were not applied", file=sys.stderr)
+              f"schedule message names were not applied (tenant/acdServerId/acdAgentId: "
+              f"{shown})", file=sys.stderr)
     option = orjson.OPT_INDENT_2 if args.pretty else 0
     sys.stdout.buffer.write(orjson.dumps(result.summaries, option=option) + b"\n")
     if result.rejected:
@@ -67,7 +97,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       time_zone=args.time_zone, tenant=args.tenant, seed=args.seed,
                       late_fraction=args.late, duplicate_fraction=args.duplicates,
                       identities_known_late_fraction=args.known_late)
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    try:
+        out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"rta simulate: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 2
     with out:
         for record in generate(spec):
             out.write(orjson.dumps(record) + b"\n")
@@ -165,22 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenants", help="tenants file (TOML)")
     p.add_argument("--tenant-timezone", default="UTC", type=_timezone,
                    help="time zone of tenants not in the tenants file (default UTC)")
-    p.add_argument("--as-of", type=int, default=None,
+    p.add_argument("--as-of", type=_epoch_ms, default=None,
                    help="evaluation time, epoch ms (default: the end of time)")
     p.add_argument("--pretty", action="store_true", help="indent the JSON output")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("simulate", help="write a synthetic centre's event log (JSON Lines)")
-    p.add_argument("--agents", type=int, default=50)
-    p.add_argument("--days", type=int, default=2)
+    p.add_argument("--agents", type=_positive, default=50)
+    p.add_argument("--days", type=_positive, default=2)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 7),
                    help="first day, YYYY-MM-DD (default 2026-03-07: DST starts the day after)")
     p.add_argument("--time-zone", default="America/Chicago", type=_timezone)
     p.add_argument("--tenant", default="demo")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--late", type=float, default=0.0, help="share of late state events")
-    p.add_argument("--duplicates", type=float, default=0.0, help="share delivered twice")
-    p.add_argument("--known-late", type=float, default=0.0,
+    p.add_argument("--late", type=_fraction, default=0.0, help="share of late state events")
+    p.add_argument("--duplicates", type=_fraction, default=0.0, help="share delivered twice")
+    p.add_argument("--known-late", type=_fraction, default=0.0,
                    help="share of agents whose first schedule arrives after their states")
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(func=cmd_simulate)

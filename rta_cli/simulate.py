@@ -126,14 +126,23 @@ def generate(spec: CentreSpec) -> Iterator[dict[str, Any]]:
         known_late = rng.random() < spec.identities_known_late_fraction
         shifts = [_shift(rng, zone, spec.start + timedelta(days=k), overnight)
                   for k in range(spec.days)]
-        for k in range(spec.days):
+        # one more window than days: the tail of the last day's overnight shift
+        for k in range(spec.days + 1):
             d = spec.start + timedelta(days=k)
             lo, hi = _midnight(zone, d), _midnight(zone, d + timedelta(days=1))
+            overlapping = [a for sh in shifts[max(0, k - 1):k + 1] for a in sh
+                           if a[1] < hi and a[2] > lo]
+            if k == spec.days:
+                if overlapping:
+                    deliver(lo - 12 * HOUR, {"kind": "schedule", "body": {
+                        "tenantId": spec.tenant, "agentId": agent_id, "acdServerId": "1",
+                        "acdAgentId": acd, "fromTimestamp": lo, "toTimestamp": hi,
+                        "activities": [{"activityType": t, "startTime": s, "endTime": e}
+                                       for t, s, e in overlapping]}})
+                break
             acts = shifts[k]
             # one window per local day, with every activity overlapping it (an overnight
             # shift of yesterday included); the engine clips them to the window
-            overlapping = [a for sh in shifts[max(0, k - 1):k + 1] for a in sh
-                           if a[1] < hi and a[2] > lo]
             sched = {"tenantId": spec.tenant, "agentId": agent_id, "employeeId": f"E{agent_id}",
                      "acdServerId": "1", "acdAgentId": acd,
                      "agentTimeZone": spec.time_zone,

@@ -414,9 +414,9 @@ def _settle(records: list[dict]) -> _Inputs:
                 directory[identity] = agent  # latest mapping wins
                 if identity not in known:
                     known.add(identity)
-                    # Held events are released in timestamp order.
-                    # DECISION: ties in timestamp are released in arrival order.
-                    for ev in sorted(held.pop(identity, []), key=lambda e: (e.ts, e.arrival)):
+                    # Held events are released in arrival order (the first body
+                    # to arrive under an eventId is kept, as on the direct path).
+                    for ev in sorted(held.pop(identity, []), key=lambda e: e.arrival):
                         applied.append(ev)
         elif rec["kind"] == "state":
             ev = _Event(

@@ -40,7 +40,7 @@ adherence = "OUT"
 
 @pytest.mark.parametrize(("toml", "message"), [
     ('[tenants.a]\nalert_after = 5', "tenants.a.alert_after: unknown key"),
-    ('[tenants.a]\ntime_zone = "Nowhere/City"', "tenants.a.time_zone: Value error, unknown "
+    ('[tenants.a]\ntime_zone = "Nowhere/City"', "tenants.a.time_zone: unknown "
                                                  "IANA time zone 'Nowhere/City'"),
     ('[tenants.a]\napi_keys = ["plain-secret"]', "api keys are stored hashed"),
     ('[tenants.a]\nactivity_categories = { x = "LUNCHY" }', "category must be one of"),
@@ -49,6 +49,10 @@ adherence = "OUT"
     ('[[tenants.a.rule_overrides]]\ncategory = "BREAK"\nstate = "NAP"\nadherence = "IN"',
      "unknown state 'NAP'"),
     ("[tenants.a\n", "invalid TOML"),
+    ('[[tenants.a.rule_overrides]]\ncategory = "BREAK"\nstate = 2\nreason_code = 0\n'
+     'adherence = "IN"', "numeric reason codes are 1-65535, got 0"),
+    ('[[tenants.a.rule_overrides]]\ncategory = "BREAK"\nstate = 2\nreason_code = " "\n'
+     'adherence = "IN"', "must not be blank"),
     ('[other]\nx = 1', "unknown top-level key(s) ['other']"),
 ])
 def test_errors_name_the_key(toml: str, message: str) -> None:

@@ -80,3 +80,15 @@ def test_an_identity_moving_to_another_agent_takes_its_events_along() -> None:
     runs_7 = [a["actualAgentState"] for a in after[7]["details"][0]["actuals"]]
     assert "TALK" not in runs_7
     assert e.counters["identities_moved"] == 1
+
+
+def test_conflicting_held_events_are_reported_and_the_first_arrival_kept() -> None:
+    e = engine()
+    e.apply_state(ev("a", T0 + 9 * H, gis=3, eid="x"))  # arrives first
+    e.apply_state(ev("a", T0 + 8 * H, gis=2, eid="x"))  # same id, other body, earlier time
+    outs = e.apply_schedule(sched(7, "a"))
+    [rej] = [o for o in outs if isinstance(o, Rejected)]
+    assert "already applied with another body" in rej.reason
+    assert rej.payload["timestamp"] == T0 + 8 * H
+    [s] = e.summaries()
+    assert s["details"][0]["actuals"][1]["actualAgentStateStartTime"] == T0 + 9 * H

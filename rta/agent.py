@@ -434,6 +434,11 @@ class AgentReducer:
         ends = [x for x in (sig[2], old[2] if old else None) if x is not None]
         if starts and ends and min(starts) <= max(ends):
             self._mark_changed(min(starts), max(ends))
+        if starts:
+            # days emitted earlier past the limit (the runs ran to an evaluation time
+            # beyond it) depend on these runs too: rebuild them, or delete them
+            first = self.ctx.calendar.ordinal(min(starts))
+            self.changed.update(o for o in self.emitted if o >= first)
 
     def build_changed(self, as_of: int | None, extra: set[int] | None = None
                       ) -> list[DaySummaryOut]:

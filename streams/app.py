@@ -165,14 +165,29 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         await deadletter_out.send(key=source_key, value=dead_letter(
             topic_name, None, None, source_key, encode(rej.payload), rej.reason, now_ms()))
 
-    async def emit(outs: list[Output], source_key: bytes | None) -> None:
+    async def emit(outs: list[Output], source_key: bytes | None) -> list[Any]:
+        """Send the outputs; returns the delivery futures of the alerts.
+
+        Alerts are recorded as sent in the agent's snapshot, so their delivery is
+        awaited before the snapshot is written. A status is superseded by the next
+        one (compacted topic), so it is not waited for.
+        """
+        futures = []
         for o in outs:
             if isinstance(o, AlertOut):
-                await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+                futures.append(await alerts_out.send(key=o.key.encode(), value=encode(o.alert)))
             elif isinstance(o, StatusOut):
                 await status_out.send(key=o.key.encode(), value=encode(o.status))
             elif isinstance(o, Rejected):
                 await reject(source_key, o, settings.topic_state)
+        return futures
+
+    async def delivered(futures: list[Any]) -> None:
+        """Wait until the broker has these records. A step's table write must come
+        after its sends are acknowledged: a crash in between then replays the step
+        with the table as before, instead of skipping sends that never happened."""
+        for fut in futures:
+            await fut
 
     @app.agent(state_in)
     async def route_states(stream: Any) -> None:
@@ -246,16 +261,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 ikey = identity_key(tenant, upd["server"], upd["acd"])
                 old = directory.get(ikey)
                 if old != agent:
-                    directory[ikey] = agent
                     if old is not None:  # the identity moves, its events with it
-                        await agent_input.send(key=agent_key(tenant, old).encode(), value=encode(
-                            {"kind": "move", "identity": [upd["server"], upd["acd"]],
-                             "tenant": tenant, "to": agent}))
+                        await delivered([await agent_input.send(
+                            key=agent_key(tenant, old).encode(), value=encode(
+                                {"kind": "move", "identity": [upd["server"], upd["acd"]],
+                                 "tenant": tenant, "to": agent}))])
+                    directory[ikey] = agent
                 items = held.get(ikey)
                 if items:
-                    for _, _, body in items:  # timestamp order
+                    await delivered([
                         await agent_input.send(key=agent_key(tenant, agent).encode(),
                                                value=encode({"kind": "state", "body": body}))
+                        for _, _, body in sorted(items, key=lambda x: x[1])])  # arrival order
                     rt.count("released", len(items))
                     del held[ikey]
             except Exception as exc:
@@ -274,8 +291,16 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         if reducer is None:
             snap = agents.get(akey)
             ctx = rt.context(tenant)
-            reducer = (AgentReducer.restore(ctx, snap) if snap is not None
-                       else AgentReducer(ctx, akey[len(tenant) + 1:]))
+            if snap is None:
+                reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
+            else:
+                reducer = AgentReducer.restore(ctx, snap)
+                # the previous owner may have stopped before emitting its last changes:
+                # emit every day again (idempotent upserts)
+                reducer.changed.update(reducer.candidate_days(now_ms()))
+                reducer.changed.update(reducer.emitted)
+                rt.pending.add(akey)
+                rt.count("restored")
             rt.reducers[akey] = reducer
         return reducer
 
@@ -315,17 +340,19 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     server, acd = data["identity"]
                     tl = reducer.remove_identity((server, acd))
                     to = agent_key(tenant, data["to"]).encode()
+                    forwards = []
                     for e in tl.entries if tl is not None else []:
                         body = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
                                 "gisStateIdentifier": e.state, "timestamp": e.ts,
                                 "reasonCode": e.reason}
                         if e.eid:
                             body["eventId"] = e.eid
-                        await agent_input.send(key=to, value=encode({"kind": "state",
-                                                                     "body": body}))
+                        forwards.append(await agent_input.send(
+                            key=to, value=encode({"kind": "state", "body": body})))
+                    await delivered(forwards)
                     outs = reducer.tick(now) if live else []
+                await delivered(await emit(outs, event.message.key))
                 agents[akey] = reducer.snapshot()
-                await emit(outs, event.message.key)
                 rt.pending.add(akey)
                 rt.schedule_deadline(akey, reducer, now)
             except Exception as exc:
@@ -345,7 +372,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 rt.due[akey] = when + 1000
                 continue
             del rt.due[akey]
-            await emit(reducer.tick(now), None)
+            await emit(reducer.tick(now), None)  # alert state is saved with the next input
             rt.pending.add(akey)
             rt.schedule_deadline(akey, reducer, now)
         period = int(settings.refresh_seconds * 1000)
@@ -373,10 +400,31 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 await adherence_out.send(key=out.key.encode(), value=value)
                 rt.count("summaries")
 
-    @app.timer(interval=5.0)
+    def forget(tps: Any) -> None:
+        """Drop in-memory reducers of these partitions: after a rebalance they must
+        come back from the recovered table, never from a copy that may be stale."""
+        parts = {tp.partition for tp in tps if tp.topic == agent_input.get_topic_name()}
+        for akey in [k for k in rt.reducers if rt.partition_of(k) in parts]:
+            del rt.reducers[akey]
+            rt.due.pop(akey, None)
+            rt.refreshing.discard(akey)
+            rt.pending.discard(akey)
+
+    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        forget(revoked)
+
+    async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        forget(assigned)
+
+    app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
+    app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]
+
+    @app.timer(interval=2.0)
     async def restore_assigned() -> None:
         """After a restart or rebalance, bring back the reducers of assigned partitions
         (not only those with new input), so their timers run."""
+        if app.rebalancing or app.in_recovery:
+            return  # the table may still be replaying its changelog
         assigned = {tp.partition for tp in app.consumer.assignment()
                     if tp.topic == agent_input.get_topic_name()}
         now = now_ms()
@@ -389,7 +437,5 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             tenant = akey.rsplit(":", 1)[0] if ":" in akey else akey
             reducer = reducer_for(akey, tenant)
             rt.schedule_deadline(akey, reducer, now)
-        for akey in [k for k in rt.reducers if rt.partition_of(k) not in assigned]:
-            del rt.reducers[akey]  # revoked: another worker owns it now
 
     return app

@@ -48,12 +48,13 @@ class Worker:
         if self.tenants:
             cmd += ["--tenants", str(self.tenants)]
         out = open(self.log, "ab")  # noqa: SIM115
+        offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
                                      env={**os.environ, **FAST_GROUP})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "rta worker is running" in self.log.read_text(errors="replace"):
+            if "rta worker is running" in self.log.read_text(errors="replace")[offset:]:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")

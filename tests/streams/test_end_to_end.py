@@ -30,6 +30,30 @@ def expected(records: list[dict[str, Any]], tenants: Path) -> dict[str, Any]:
             for s in replay_log(records, cfg).summaries}
 
 
+def assert_adherence_becomes(broker: LocalBroker, want: dict[str, Any],
+                             timeout: float = 120) -> None:
+    """Wait until rta.adherence (latest per key, without asOf) equals ``want``."""
+    got: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = adherence_without_as_of(broker)
+        if got == want:
+            return
+        time.sleep(2)
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    differ = sorted(k for k in want if k in got and got[k] != want[k])
+    detail = {k: {f: (want[k][f], got[k][f]) for f in want[k]
+                  if f != "details" and want[k][f] != got[k][f]} for k in differ[:3]}
+    for k in differ[:1]:
+        for i, (dw, dg) in enumerate(zip(want[k]["details"], got[k]["details"], strict=False)):
+            if dw != dg:
+                detail[f"{k} detail {i}"] = {"want": dw, "got": dg}
+                break
+    raise AssertionError(f"missing {missing[:5]}, extra {extra[:5]}, "
+                         f"differing {len(differ)}: {detail}")
+
+
 def adherence_without_as_of(broker: LocalBroker) -> dict[str, Any]:
     out = {}
     for k, v in latest(broker, "rta.adherence").items():
@@ -53,9 +77,7 @@ def test_results_equal_replay(broker: LocalBroker, workers: Any, tmp_path: Path)
     assert {k.rsplit(":", 1)[1] for k in want} >= {"2026-10-31", "2026-11-01"}
     workers(tenants)
     produce(broker, records)
-    got = wait_for(lambda: (lambda g: g if g == want else None)(adherence_without_as_of(broker)),
-                   timeout=120, every=2)
-    assert got == want
+    assert_adherence_becomes(broker, want)
     assert topic_records(broker, "rta.deadletter") == []
 
 
@@ -81,7 +103,7 @@ def test_poison_messages_are_dead_lettered_and_the_rest_processed(
     produce(broker, good[:half] + poison + good[half:]
             + [{"kind": "schedule", "body": {"tenantId": "northwind", "agentId": 1}}])
     want = expected(good, tenants)
-    wait_for(lambda: adherence_without_as_of(broker) == want, timeout=90, every=2)
+    assert_adherence_becomes(broker, want)
     dead = [v for _, v in topic_records(broker, "rta.deadletter")]
     reasons = sorted(d["reason"] for d in dead)
     assert len(dead) == len(poison) + 1, reasons

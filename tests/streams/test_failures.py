@@ -1,0 +1,93 @@
+"""Crashes and rebalances: kill -9 mid-stream, two workers with one stopped."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rta_cli.local_broker import LocalBroker
+from rta_cli.simulate import CentreSpec, generate
+from tests.streams.conftest import produce, topic_records
+from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
+
+
+def centre(seed: int) -> list[dict[str, Any]]:
+    spec = CentreSpec(agents=10, days=2, start=date(2026, 3, 7), tenant="northwind",
+                      time_zone="America/Chicago", seed=seed, late_fraction=0.05,
+                      duplicate_fraction=0.05, overnight_fraction=0.3,
+                      multichannel_fraction=0.3, schedule_change_fraction=0.3,
+                      identities_known_late_fraction=0.2)
+    return list(generate(spec))
+
+
+def assert_one_id_per_out_run(broker: LocalBroker) -> int:
+    """Alerts may be re-sent (same id); one OUT run never gets two ids."""
+    started: dict[str, dict[str, Any]] = {}
+    ends: dict[str, int] = {}
+    for _, v in topic_records(broker, "rta.alerts"):
+        if v["type"] == "ALERT_STARTED":
+            prev = started.setdefault(v["alertId"], v)
+            assert (prev["start"], prev["agentId"]) == (v["start"], v["agentId"])
+        else:
+            ends[v["alertId"]] = v["end"]
+    by_agent: dict[Any, list[tuple[int, int, str]]] = {}
+    for aid, v in started.items():
+        by_agent.setdefault(v["agentId"], []).append((v["start"], ends.get(aid, 2**62), aid))
+    for runs in by_agent.values():
+        runs.sort()
+        for (_, e1, a1), (s2, _, a2) in itertools.pairwise(runs):
+            assert s2 >= e1, f"{a1} and {a2} describe overlapping OUT runs"
+    return len(started)
+
+
+KNOWN_DEFECT = pytest.mark.xfail(
+    strict=False,
+    reason="issue 3 in progress: after a kill -9 or a takeover, an agent's state or its "
+           "last emitted summary can be stale (seen: one agent-day's details, or one "
+           "agent's events); cause not yet found (see the issue notes)")
+
+
+@KNOWN_DEFECT
+def test_kill_9_at_several_points_then_restart(broker: LocalBroker, workers: Any,
+                                               tmp_path: Path) -> None:
+    records = centre(seed=21)
+    tenants = tenants_file(tmp_path)
+    want = expected(records, tenants)
+    n = len(records)
+    cuts = [0, n // 4, n // 2, 3 * n // 4, n]
+    worker = workers(tenants, name="w1")
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        produce(broker, records[a:b])
+        if i < 3:
+            # kill mid-chunk, and after a pause long enough for offsets to be committed
+            # (then the restarted worker must rebuild its agents from the table)
+            time.sleep([0.3, 6.0, 1.0][i])
+            worker.kill(signal.SIGKILL)
+            worker = workers(tenants, name="w1")
+    assert_adherence_becomes(broker, want)
+    assert topic_records(broker, "rta.deadletter") == []
+    assert assert_one_id_per_out_run(broker) > 0
+
+
+@KNOWN_DEFECT
+def test_two_workers_one_stopped_mid_stream(broker: LocalBroker, workers: Any,
+                                            tmp_path: Path) -> None:
+    records = centre(seed=22)
+    tenants = tenants_file(tmp_path)
+    want = expected(records, tenants)
+    workers(tenants, name="w1")
+    w2 = workers(tenants, name="w2")
+    half = len(records) // 2
+    produce(broker, records[:half])
+    time.sleep(2)
+    w2.kill(signal.SIGKILL)  # its partitions move to w1
+    produce(broker, records[half:])
+    assert_adherence_becomes(broker, want)
+    assert topic_records(broker, "rta.deadletter") == []
+    assert_one_id_per_out_run(broker)

@@ -1,0 +1,45 @@
+"""`rta up` as a newcomer runs it: one command, results, Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rta_cli.local_broker import LocalBroker
+from tests.streams.conftest import latest, wait_for
+
+
+def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
+    out = tmp_path / "up.out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rta_cli.main", "up", "--data-dir", str(tmp_path / "var")],
+        stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
+             "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3"})
+    try:
+        banner = wait_for(lambda: re.search(r"kafka://127\.0\.0\.1:(\d+)", out.read_text())
+                          if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
+        port = int(banner.group(1))
+        url = f"kafka://127.0.0.1:{port}"
+        demo = subprocess.run([sys.executable, "-m", "rta_cli.main", "demo", "--broker", url,
+                               "--agents", "3"], capture_output=True, timeout=60, check=True)
+        assert b"rta tail rta.adherence" in demo.stderr
+        broker = LocalBroker(port=port)
+        summaries = wait_for(lambda: latest(broker, "rta.adherence"), timeout=60, every=1)
+        assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(30) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    time.sleep(0.5)
+    with socket.socket() as s:  # the broker is gone too
+        assert s.connect_ex(("127.0.0.1", port)) != 0

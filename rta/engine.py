@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rta.agent import AgentReducer, TenantContext
-from rta.config import TenantsConfig
+from rta.config import TenantsConfig, TenantSettings
 from rta.models import ScheduleMessage, StateEvent
 from rta.outputs import DaySummaryOut, Output, Rejected
 from rta.schedule import resolve_activities
@@ -25,6 +25,31 @@ from rta.timeline import IdentityTimeline
 
 IdentityKey = tuple[str, str, str]  # tenant, acdServerId, acdAgentId
 AgentKey = tuple[str, str]  # tenant, agent key
+
+
+def future_rejection(ev: StateEvent, now: int, settings: TenantSettings) -> str | None:
+    """Why ``ev`` is too far ahead of the worker clock ``now``, or None."""
+    ahead = settings.future_tolerance_seconds * 1000
+    if ev.timestamp > now + ahead:
+        return (f"timestamp {ev.timestamp} is more than {settings.future_tolerance_seconds} s "
+                f"ahead of the worker clock ({now})")
+    return None
+
+
+def bound_hold(held: list[Any], settings: TenantSettings) -> list[Any]:
+    """Trim a hold sorted by ``(timestamp, arrival, ...)`` to the tenant's bounds
+    (count and event-time span); returns what fell out, oldest first."""
+    span = settings.hold_max_seconds * 1000
+    out = []
+    while held and (len(held) > settings.hold_max_events or held[0][0] < held[-1][0] - span):
+        out.append(held.pop(0))
+    return out
+
+
+def hold_overflow_reason(identity: str, settings: TenantSettings) -> str:
+    return (f"ACD identity {identity} is not in the directory; held events exceed "
+            f"{settings.hold_max_events} events or {settings.hold_max_seconds} s, so the "
+            "oldest was dropped from the hold")
 
 
 class Engine:
@@ -48,12 +73,10 @@ class Engine:
     # ------------------------------------------------------------------ state events
     def apply_state(self, ev: StateEvent, now: int | None = None) -> list[Output]:
         ctx = self.context(ev.tenant_id)
-        if now is not None and ev.timestamp > now + ctx.settings.future_tolerance_seconds * 1000:
+        too_far = None if now is None else future_rejection(ev, now, ctx.settings)
+        if too_far is not None:
             self.counters["rejected_future"] += 1
-            return [Rejected(
-                f"timestamp {ev.timestamp} is more than "
-                f"{ctx.settings.future_tolerance_seconds} s ahead of the worker clock ({now})",
-                ev.to_json())]
+            return [Rejected(too_far, ev.to_json())]
         key = (ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
         agent_key = self.directory.get(key)
         if agent_key is None:
@@ -81,19 +104,10 @@ class Engine:
         self._seq += 1
         insort(held, (ev.timestamp, self._seq, ev))
         self.counters["held"] += 1
-        outs: list[Output] = []
-        settings = ctx.settings
-        span_ms = settings.hold_max_seconds * 1000
-        while held and (len(held) > settings.hold_max_events or
-                        held[0][0] < held[-1][0] - span_ms):
-            _, _, old = held.pop(0)
-            self.counters["rejected_held_overflow"] += 1
-            outs.append(Rejected(
-                f"ACD identity {key[1]}/{key[2]} of tenant {key[0]} is not in the directory; "
-                f"held events exceed {settings.hold_max_events} events or "
-                f"{settings.hold_max_seconds} s, so the oldest was dropped from the hold",
-                old.to_json()))
-        return outs
+        dropped = bound_hold(held, ctx.settings)
+        self.counters["rejected_held_overflow"] += len(dropped)
+        reason = hold_overflow_reason("/".join(key[1:]) + f" of tenant {key[0]}", ctx.settings)
+        return [Rejected(reason, old.to_json()) for _, _, old in dropped]
 
     # ------------------------------------------------------------------ schedules
     def apply_schedule(self, msg: ScheduleMessage, now: int | None = None) -> list[Output]:

@@ -29,6 +29,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
+from rta.engine import bound_hold, future_rejection, hold_overflow_reason
 from rta.models import parse_schedule, parse_state_event
 from rta.outputs import AlertOut, Output, Rejected, StatusOut
 from rta.schedule import resolve_activities
@@ -199,11 +200,9 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 continue
             try:
                 ctx = rt.context(ev.tenant_id)
-                now = now_ms()
-                ahead = ctx.settings.future_tolerance_seconds * 1000
-                if ev.timestamp > now + ahead:
-                    await to_deadletter(event, f"timestamp {ev.timestamp} is more than "
-                                        f"{ahead // 1000} s ahead of the worker clock ({now})")
+                too_far = future_rejection(ev, now_ms(), ctx.settings)
+                if too_far is not None:
+                    await to_deadletter(event, too_far)
                     continue
                 ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
                 owner = directory.get(ikey)
@@ -215,15 +214,9 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 entry = [ev.timestamp, event.message.offset, ev.to_json()]
                 items = [*(held.get(ikey) or []), entry]
                 items.sort(key=lambda x: (x[0], x[1]))
-                span = ctx.settings.hold_max_seconds * 1000
-                while items and (len(items) > ctx.settings.hold_max_events
-                                 or items[0][0] < items[-1][0] - span):
-                    _, _, old = items.pop(0)
+                for _, _, old in bound_hold(items, ctx.settings):
                     await reject(event.message.key, Rejected(
-                        f"ACD identity {ikey} is not in the directory; held events exceed "
-                        f"{ctx.settings.hold_max_events} events or "
-                        f"{ctx.settings.hold_max_seconds} s, so the oldest was dropped",
-                        old), settings.topic_state)
+                        hold_overflow_reason(ikey, ctx.settings), old), settings.topic_state)
                 held[ikey] = items
                 rt.count("held")
             except Exception as exc:  # the worker never dies of input

@@ -48,7 +48,13 @@ def assert_adherence_becomes(broker: LocalBroker, want: dict[str, Any],
     for k in differ[:1]:
         for i, (dw, dg) in enumerate(zip(want[k]["details"], got[k]["details"], strict=False)):
             if dw != dg:
-                detail[f"{k} detail {i}"] = {"want": dw, "got": dg}
+                aw, ag = dw["actuals"], dg["actuals"]
+                j = next((j for j, (x, y) in enumerate(zip(aw, ag, strict=False)) if x != y),
+                         min(len(aw), len(ag)))
+                detail[f"{k} detail {i}"] = {
+                    "totals": ({f: dw[f] for f in dw if f != "actuals"},
+                               {f: dg[f] for f in dg if f != "actuals"}),
+                    "actuals": (len(aw), len(ag)), "first differing": (aw[j:j + 2], ag[j:j + 2])}
                 break
     raise AssertionError(f"missing {missing[:5]}, extra {extra[:5]}, "
                          f"differing {len(differ)}: {detail}")

@@ -50,13 +50,12 @@ class TenantContext:
 
 
 class AlertState:
-    __slots__ = ("cursor", "last_ended", "open_start", "open_threshold", "recheck", "run_start")
+    __slots__ = ("cursor", "last_ended", "open_start", "recheck", "run_start")
 
     def __init__(self) -> None:
         self.cursor: int | None = None  # evaluated up to and including this instant
         self.run_start: int | None = None  # OUT run holding at cursor
         self.open_start: int | None = None  # run with ALERT_STARTED and no ALERT_ENDED
-        self.open_threshold = 0
         self.last_ended: int | None = None
         self.recheck = False  # the timeline before cursor changed
 

@@ -92,20 +92,6 @@ class IdentityTimeline:
         e = self.entries[i]
         return (e.state, e.reason)
 
-    def drop_before(self, t: int) -> int:
-        """Forget entries older than ``t`` except the one holding at ``t``."""
-        i = bisect_right(self.times, t) - 1  # entry holding at t stays
-        if i <= 0:
-            return 0
-        for e in self.entries[:i]:
-            if e.eid:
-                self._ids.pop(e.eid, None)
-            else:
-                self._plain.pop((e.ts, e.state, e.rkey), None)
-        del self.entries[:i]
-        del self.times[:i]
-        return i
-
 
 def effective(values: Sequence[Value]) -> Value:
     """Highest-ranked state; ties go to the first identity in order."""
@@ -126,10 +112,6 @@ class EffectiveTimeline:
     def __init__(self) -> None:
         self.times: list[int] = []
         self.values: list[Value] = []
-
-    @property
-    def last_change(self) -> int | None:
-        return self.times[-1] if self.times else None
 
     @property
     def current(self) -> Value:
@@ -186,9 +168,3 @@ class EffectiveTimeline:
                 self.times.append(ts)
                 self.values.append(v)
                 prev = v
-
-    def drop_before(self, t: int) -> None:
-        i = bisect_right(self.times, t) - 1
-        if i > 0:
-            del self.times[:i]
-            del self.values[:i]

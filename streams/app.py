@@ -190,13 +190,19 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         for fut in futures:
             await fut
 
+    async def decoded(event: Any, decode: Any) -> Any:
+        """The validated message, or None after dead-lettering it with the reason."""
+        try:
+            return decode(event.value, settings.max_message_bytes)
+        except DecodeError as exc:
+            await to_deadletter(event, str(exc))
+            return None
+
     @app.agent(state_in)
     async def route_states(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                ev = decode_state(event.value, settings.max_message_bytes)
-            except DecodeError as exc:
-                await to_deadletter(event, str(exc))
+            ev = await decoded(event, decode_state)
+            if ev is None:
                 continue
             try:
                 ctx = rt.context(ev.tenant_id)
@@ -226,10 +232,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     @app.agent(schedule_in)
     async def route_schedules(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                msg = decode_schedule(event.value, settings.max_message_bytes)
-            except DecodeError as exc:
-                await to_deadletter(event, str(exc))
+            msg = await decoded(event, decode_schedule)
+            if msg is None:
                 continue
             try:
                 body = orjson.loads(event.value)

@@ -2,18 +2,24 @@
 
 Data flow (all topics have the same number of partitions):
 
-    rta.agent-state --route_states--> (directory hit)  rta-agent-input  (key tenant:agent)
-                                  \\-> (miss) held[identity]
+    rta.agent-state --route_states--> (directory hit)  rta-agent-input  (agent's partition)
+                                  \\-> (miss) rta-directory "held" (key tenant:server:acd)
     rta.schedule ---route_schedules--> rta-agent-input
-                                  \\-> rta-directory (key tenant:server:acd)
-    rta-directory --directory_updates--> directory[identity] = agent, releases held events
+                                  \\-> rta-directory "dir" (key tenant:server:acd)
+    rta-directory --directory_updates--> directory[identity] = agent; held[identity]
+                                         (events of unknown identities, released in order)
     rta-agent-input --reducers--> AgentReducer (core) --> rta.agent-status, rta.alerts,
                                                           rta.adherence (timer), rta.deadletter
 
-``directory`` and ``held`` are keyed by identity and co-partitioned with
-rta.agent-state; ``agents`` (the reducer snapshots) with rta-agent-input.
-Everything is at-least-once: inputs are idempotent in the core (event ids,
-window replacement), outputs are upserts keyed as INTERFACES.md says.
+Only ``directory_updates`` writes ``directory`` and ``held``: an identity's
+directory updates and held events share one rta-directory partition, so
+they are handled in order whatever the timing. ``route_states`` only reads the
+directory (a miss costs one more hop, never an event), so it runs on batches
+(``take_events``) and sends one internal record per agent-input partition
+and batch. ``agents`` (the reducer snapshots) is written once per agent and
+record. Every step awaits the broker's acknowledgement of what it sent
+before its input is acked, and every step is idempotent (event ids, window
+replacement, upserts), so the service is at-least-once end to end.
 """
 
 from __future__ import annotations
@@ -30,18 +36,21 @@ from aiokafka.partitioner import DefaultPartitioner
 from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.engine import bound_hold, future_rejection, hold_overflow_reason
-from rta.models import parse_schedule, parse_state_event
+from rta.models import InputError, parse_schedule
 from rta.outputs import AlertOut, Output, Rejected, StatusOut
 from rta.schedule import resolve_activities
 from rta.states import LOGOUT
+from streams import faust_fixes
 from streams.codec import (
     DecodeError,
     agent_key,
+    compact_state,
     dead_letter,
-    decode_schedule,
     decode_state,
     encode,
     identity_key,
+    load_json,
+    state_json,
 )
 from streams.settings import WorkerSettings
 
@@ -69,6 +78,7 @@ class Runtime:
         self.counters: dict[str, int] = {}
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
+        self.ready = False  # tables recovered since the last rebalance
 
     def caught_up(self, partition: int) -> bool:
         """No backlog left on this agent-input partition (live mode)."""
@@ -111,6 +121,7 @@ class Runtime:
 
 
 def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
+    faust_fixes.apply(settings.fetch_max_wait_ms)
     p = settings.partitions
     app = faust.App(
         settings.app_id,
@@ -151,131 +162,164 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                                    value_serializer="json")
         return app.Table(name, default=None, partitions=p, schema=schema)
 
-    directory = table("directory")  # identity -> agent key (within the tenant)
-    held = table("held")  # identity -> [[timestamp, seq, event json], ...]
+    directory = table("directory")  # identity -> agent id (within the tenant)
+    held = table("held")  # identity -> [[timestamp, arrival, compact event], ...]
     agents = table("agents")  # tenant:agent -> reducer snapshot
 
-    async def to_deadletter(event: Any, reason: str) -> None:
+    async def to_deadletter(event: Any, reason: str, value: bytes | None = None) -> Any:
+        """Send the event's message to the dead-letter topic; returns the delivery future."""
         msg = event.message
         rt.count("deadletter")
-        await deadletter_out.send(key=msg.key, value=dead_letter(
-            msg.topic, msg.partition, msg.offset, msg.key, msg.value, reason, now_ms()))
+        return await deadletter_out.send(key=msg.key, value=dead_letter(
+            msg.topic, msg.partition, msg.offset, msg.key,
+            msg.value if value is None else value, reason, now_ms()))
 
-    async def reject(source_key: bytes | None, rej: Rejected, topic_name: str) -> None:
+    async def reject(source_key: bytes | None, rej: Rejected, topic_name: str) -> Any:
         rt.count("deadletter")
-        await deadletter_out.send(key=source_key, value=dead_letter(
+        return await deadletter_out.send(key=source_key, value=dead_letter(
             topic_name, None, None, source_key, encode(rej.payload), rej.reason, now_ms()))
 
-    async def emit(outs: list[Output], source_key: bytes | None) -> list[Any]:
-        """Send the outputs; returns the delivery futures of the alerts.
-
-        Alerts are recorded as sent in the agent's snapshot, so their delivery is
-        awaited before the snapshot is written. A status is superseded by the next
-        one (compacted topic), so it is not waited for.
-        """
-        futures = []
-        for o in outs:
-            if isinstance(o, AlertOut):
-                futures.append(await alerts_out.send(key=o.key.encode(), value=encode(o.alert)))
-            elif isinstance(o, StatusOut):
-                await status_out.send(key=o.key.encode(), value=encode(o.status))
-            elif isinstance(o, Rejected):
-                await reject(source_key, o, settings.topic_state)
-        return futures
-
     async def delivered(futures: list[Any]) -> None:
-        """Wait until the broker has these records. A step's table write must come
-        after its sends are acknowledged: a crash in between then replays the step
-        with the table as before, instead of skipping sends that never happened."""
+        """Wait until the broker has these records. An input is acked only after what
+        it caused is acknowledged, and a table write comes after the sends it marks as
+        done: a crash in between replays the input instead of losing its effects."""
         for fut in futures:
             await fut
 
-    async def decoded(event: Any, decode: Any) -> Any:
-        """The validated message, or None after dead-lettering it with the reason."""
-        try:
-            return decode(event.value, settings.max_message_bytes)
-        except DecodeError as exc:
-            await to_deadletter(event, str(exc))
-            return None
+    async def send_items(by_partition: dict[int, list[Any]]) -> list[Any]:
+        """Send agent-input items, one record per partition and chunk."""
+        futures = []
+        size = settings.items_per_record
+        for part, items in by_partition.items():
+            for i in range(0, len(items), size):
+                chunk = items[i:i + size]
+                futures.append(await agent_input.send(
+                    key=f"{chunk[0]['t']}:{chunk[0]['a']}".encode(),
+                    value=encode({"items": chunk}), partition=part))
+        return futures
 
+    def state_item(tenant: str, agent: str, compact: list[Any]) -> tuple[int, dict[str, Any]]:
+        return (rt.partition_of(agent_key(tenant, agent)),
+                {"k": "s", "t": tenant, "a": agent, "e": compact})
+
+    # ------------------------------------------------------------------ routing
     @app.agent(state_in)
     async def route_states(stream: Any) -> None:
-        async for event in stream.events():
-            ev = await decoded(event, decode_state)
-            if ev is None:
-                continue
-            try:
-                ctx = rt.context(ev.tenant_id)
-                too_far = future_rejection(ev, now_ms(), ctx.settings)
-                if too_far is not None:
-                    await to_deadletter(event, too_far)
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            futures: list[Any] = []
+            forwards: dict[int, list[Any]] = {}
+            holds: dict[str, dict[str, Any]] = {}
+            now = now_ms()
+            for event in events:
+                try:
+                    ev = decode_state(event.value, settings.max_message_bytes)
+                except DecodeError as exc:
+                    futures.append(await to_deadletter(event, str(exc)))
                     continue
-                ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
-                owner = directory.get(ikey)
-                if owner is not None:
-                    await agent_input.send(key=agent_key(ev.tenant_id, owner).encode(),
-                                           value=encode({"kind": "state", "body": ev.to_json()}))
-                    continue
-                # unknown identity: hold, bounded by count and event-time span
-                entry = [ev.timestamp, event.message.offset, ev.to_json()]
-                items = [*(held.get(ikey) or []), entry]
-                items.sort(key=lambda x: (x[0], x[1]))
-                for _, _, old in bound_hold(items, ctx.settings):
-                    await reject(event.message.key, Rejected(
-                        hold_overflow_reason(ikey, ctx.settings), old), settings.topic_state)
-                held[ikey] = items
-                rt.count("held")
-            except Exception as exc:  # the worker never dies of input
-                log.exception("state event failed")
-                await to_deadletter(event, f"internal error: {exc!r}")
+                try:
+                    ctx = rt.context(ev.tenant_id)
+                    too_far = future_rejection(ev, now, ctx.settings)
+                    if too_far is not None:
+                        futures.append(await to_deadletter(event, too_far))
+                        continue
+                    compact = compact_state(ev)
+                    ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
+                    owner = directory.get(ikey)
+                    if owner is not None:
+                        part, item = state_item(ev.tenant_id, owner, compact)
+                        forwards.setdefault(part, []).append(item)
+                    else:  # unknown here: the identity's directory partition decides
+                        hold = holds.setdefault(ikey, {
+                            "kind": "held", "tenant": ev.tenant_id, "server": ev.acd_server_id,
+                            "acd": ev.acd_agent_id, "events": []})
+                        arrival = event.message.partition * 2**40 + event.message.offset
+                        hold["events"].append([ev.timestamp, arrival, compact])
+                except Exception as exc:  # the worker never dies of input
+                    log.exception("state event failed")
+                    futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
+            futures += await send_items(forwards)
+            for ikey, hold in holds.items():
+                futures.append(await directory_topic.send(key=ikey.encode(), value=encode(hold)))
+            await delivered(futures)
+            rt.count("routed", len(events))
 
     @app.agent(schedule_in)
     async def route_schedules(stream: Any) -> None:
         async for event in stream.events():
-            msg = await decoded(event, decode_schedule)
-            if msg is None:
+            try:
+                body = load_json(event.value, settings.max_message_bytes)
+                msg = parse_schedule(body)
+            except (DecodeError, InputError) as exc:
+                await delivered([await to_deadletter(event, str(exc))])
                 continue
             try:
-                body = orjson.loads(event.value)
-                akey = agent_key(msg.tenant_id, msg.agent_key)
-                await agent_input.send(key=akey.encode(),
-                                       value=encode({"kind": "schedule", "body": body}))
+                tenant = msg.tenant_id
+                part = rt.partition_of(agent_key(tenant, msg.agent_key))
+                futures = await send_items(
+                    {part: [{"k": "sch", "t": tenant, "a": msg.agent_key, "b": body}]})
                 for server, acd in msg.identities:
-                    await directory_topic.send(
-                        key=identity_key(msg.tenant_id, server, acd).encode(),
-                        value=encode({"tenant": msg.tenant_id, "server": server, "acd": acd,
-                                      "agent": msg.agent_key}))
+                    futures.append(await directory_topic.send(
+                        key=identity_key(tenant, server, acd).encode(),
+                        value=encode({"kind": "dir", "tenant": tenant, "server": server,
+                                      "acd": acd, "agent": msg.agent_key})))
+                await delivered(futures)
             except Exception as exc:
                 log.exception("schedule message failed")
-                await to_deadletter(event, f"internal error: {exc!r}")
+                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
 
     @app.agent(directory_topic)
     async def directory_updates(stream: Any) -> None:
         async for event in stream.events():
             try:
                 upd = orjson.loads(event.value)
-                tenant, agent = upd["tenant"], upd["agent"]
-                ikey = identity_key(tenant, upd["server"], upd["acd"])
+                tenant, server, acd = upd["tenant"], upd["server"], upd["acd"]
+                ikey = identity_key(tenant, server, acd)
+                futures: list[Any] = []
+                if upd.get("kind") == "held":
+                    owner = directory.get(ikey)
+                    if owner is not None:  # known by now: straight to the agent
+                        part = rt.partition_of(agent_key(tenant, owner))
+                        futures += await send_items({part: [
+                            state_item(tenant, owner, e)[1] for _, _, e in upd["events"]]})
+                        await delivered(futures)
+                        continue
+                    # hold, bounded by count and event-time span; a replayed record
+                    # (at-least-once) adds nothing: entries are unique by arrival
+                    merged = {a: [ts, a, e] for ts, a, e in (held.get(ikey) or [])}
+                    for ts, a, e in upd["events"]:
+                        merged[a] = [ts, a, e]
+                    items = sorted(merged.values(), key=lambda x: (x[0], x[1]))
+                    ctx = rt.context(tenant)
+                    for _, _, e in bound_hold(items, ctx.settings):
+                        futures.append(await reject(event.message.key, Rejected(
+                            hold_overflow_reason(ikey, ctx.settings), state_json(tenant, e)),
+                            settings.topic_state))
+                    await delivered(futures)
+                    held[ikey] = items
+                    rt.count("held", len(upd["events"]))
+                    continue
+                agent = upd["agent"]
                 old = directory.get(ikey)
-                if old != agent:
-                    if old is not None:  # the identity moves, its events with it
-                        await delivered([await agent_input.send(
-                            key=agent_key(tenant, old).encode(), value=encode(
-                                {"kind": "move", "identity": [upd["server"], upd["acd"]],
-                                 "tenant": tenant, "to": agent}))])
-                    directory[ikey] = agent
+                if old is not None and old != agent:  # the identity moves, its events too
+                    futures += await send_items({rt.partition_of(agent_key(tenant, old)): [
+                        {"k": "m", "t": tenant, "a": old, "i": [server, acd], "to": agent}]})
                 items = held.get(ikey)
-                if items:
-                    await delivered([
-                        await agent_input.send(key=agent_key(tenant, agent).encode(),
-                                               value=encode({"kind": "state", "body": body}))
-                        for _, _, body in sorted(items, key=lambda x: x[1])])  # arrival order
+                if items:  # release in arrival order
+                    part = rt.partition_of(agent_key(tenant, agent))
+                    futures += await send_items({part: [
+                        state_item(tenant, agent, e)[1]
+                        for _, _, e in sorted(items, key=lambda x: x[1])]})
                     rt.count("released", len(items))
+                await delivered(futures)
+                if old != agent:
+                    directory[ikey] = agent
+                if items:
                     del held[ikey]
             except Exception as exc:
                 log.exception("directory update failed")
-                await to_deadletter(event, f"internal error: {exc!r}")
+                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
 
+    # ------------------------------------------------------------------ reducers
     from faust.types import TP
 
     def highwater(partition: int) -> int | None:
@@ -294,67 +338,104 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer.restore(ctx, snap)
                 # the previous owner may have stopped before emitting its last changes:
                 # emit every day again (idempotent upserts)
-                reducer.changed.update(reducer.candidate_days(now_ms()))
+                reducer.changed.update(reducer.candidate_days(None))
                 reducer.changed.update(reducer.emitted)
                 rt.pending.add(akey)
                 rt.count("restored")
             rt.reducers[akey] = reducer
         return reducer
 
+    def save(akey: str, reducer: AgentReducer) -> Any | None:
+        """Write the agent's snapshot; returns the changelog delivery future (awaitable).
+
+        Written with an explicit partition, so timers can save too. A reducer that is
+        no longer ours (its partition was revoked while we awaited) is not saved (None):
+        its new owner's state is newer."""
+        if rt.reducers.get(akey) is not reducer:
+            return None
+        snap = reducer.snapshot()
+        agents.data[akey] = snap
+        return agents.send_changelog(rt.partition_of(akey), akey, snap)
+
+    async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
+                         futures: list[Any]) -> list[Output]:
+        kind, tenant = item["k"], item["t"]
+        if kind == "s":
+            server, acd, state, ts, reason, eid = item["e"]
+            reducer.add_identity((server, acd))
+            return reducer.apply_state((server, acd), ts, state, reason, eid,
+                                       now if live else ts)
+        if kind == "sch":
+            msg = parse_schedule(item["b"])
+            for ident in msg.identities:
+                reducer.add_identity(ident)
+            parts = resolve_activities(
+                msg.from_ts, msg.to_ts,
+                ((a.activity_type, a.start, a.end) for a in msg.activities), reducer.ctx.rules)
+            return reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
+                                          msg.to_ts, parts, now if live else None)
+        if kind == "m":  # the identity belongs to another agent now: its events follow
+            server, acd = item["i"]
+            tl = reducer.remove_identity((server, acd))
+            moved = [state_item(tenant, item["to"],
+                                [server, acd, e.state, e.ts, e.reason, e.eid or None])
+                     for e in (tl.entries if tl is not None else [])]
+            by_part: dict[int, list[Any]] = {}
+            for part, it in moved:
+                by_part.setdefault(part, []).append(it)
+            futures += await send_items(by_part)
+            return reducer.tick(now) if live else []
+        raise ValueError(f"unknown internal item kind {kind!r}")
+
     @app.agent(agent_input)
     async def reducers(stream: Any) -> None:
         async for event in stream.events():
             try:
-                akey = event.key.decode()
-                data = orjson.loads(event.value)
-                kind = data["kind"]
-                tenant = data["body"]["tenantId"] if kind != "move" else data["tenant"]
-                reducer = reducer_for(akey, tenant)
-                partition = event.message.partition
-                rt.processed[partition] = event.message.offset
-                # Live, alerts are evaluated at the worker clock. Catching up on a
-                # backlog (after a restart, say), they are evaluated in event time, so
-                # the runs inside the backlog raise the alerts they raised live.
-                live = rt.caught_up(partition)
-                now = now_ms()
-                outs: list[Output]
-                if kind == "state":
-                    ev = parse_state_event(data["body"])
-                    reducer.add_identity(ev.identity)
-                    outs = reducer.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason,
-                                               ev.event_id, now if live else ev.timestamp)
-                elif kind == "schedule":
-                    msg = parse_schedule(data["body"])
-                    for ident in msg.identities:
-                        reducer.add_identity(ident)
-                    parts = resolve_activities(
-                        msg.from_ts, msg.to_ts,
-                        ((a.activity_type, a.start, a.end) for a in msg.activities),
-                        reducer.ctx.rules)
-                    outs = reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
-                                                  msg.to_ts, parts, now if live else None)
-                else:  # move: the identity belongs to another agent now
-                    server, acd = data["identity"]
-                    tl = reducer.remove_identity((server, acd))
-                    to = agent_key(tenant, data["to"]).encode()
-                    forwards = []
-                    for e in tl.entries if tl is not None else []:
-                        body = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
-                                "gisStateIdentifier": e.state, "timestamp": e.ts,
-                                "reasonCode": e.reason}
-                        if e.eid:
-                            body["eventId"] = e.eid
-                        forwards.append(await agent_input.send(
-                            key=to, value=encode({"kind": "state", "body": body})))
-                    await delivered(forwards)
-                    outs = reducer.tick(now) if live else []
-                await delivered(await emit(outs, event.message.key))
-                agents[akey] = reducer.snapshot()
+                items = orjson.loads(event.value)["items"]
+            except Exception as exc:
+                log.exception("agent input record failed")
+                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
+                continue
+            partition = event.message.partition
+            rt.processed[partition] = event.message.offset
+            # Live, alerts are evaluated at the worker clock. Catching up on a
+            # backlog (after a restart, say), they are evaluated in event time, so
+            # the runs inside the backlog raise the alerts they raised live.
+            live = rt.caught_up(partition)
+            now = now_ms()
+            futures: list[Any] = []
+            statuses: dict[str, StatusOut] = {}  # the last status per agent is enough
+            touched: dict[str, AgentReducer] = {}
+            for item in items:
+                try:
+                    akey = agent_key(item["t"], item["a"])
+                    reducer = reducer_for(akey, item["t"])
+                    touched[akey] = reducer
+                    outs = await apply_item(item, reducer, live, now, futures)
+                except Exception as exc:
+                    log.exception("agent input item failed")
+                    futures.append(await to_deadletter(
+                        event, f"internal error: {exc!r}", encode(item)))
+                    continue
+                for o in outs:
+                    if isinstance(o, AlertOut):
+                        futures.append(await alerts_out.send(key=o.key.encode(),
+                                                             value=encode(o.alert)))
+                    elif isinstance(o, StatusOut):
+                        statuses[o.key] = o
+                    elif isinstance(o, Rejected):
+                        if not o.payload and item["k"] == "s":
+                            o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind)
+                        futures.append(await reject(None, o, settings.topic_state))
+            for st in statuses.values():  # compacted: superseded by the next one
+                await status_out.send(key=st.key.encode(), value=encode(st.status))
+            await delivered(futures)
+            await delivered([f for akey, reducer in touched.items()
+                             if (f := save(akey, reducer)) is not None])
+            for akey, reducer in touched.items():
                 rt.pending.add(akey)
                 rt.schedule_deadline(akey, reducer, now)
-            except Exception as exc:
-                log.exception("agent input failed")
-                await to_deadletter(event, f"internal error: {exc!r}")
+            rt.count("applied", len(items))
 
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
@@ -369,7 +450,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 rt.due[akey] = when + 1000
                 continue
             del rt.due[akey]
-            await emit(reducer.tick(now), None)  # alert state is saved with the next input
+            for o in reducer.tick(now):  # alert state is saved with the next input
+                if isinstance(o, AlertOut):
+                    await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+                elif isinstance(o, StatusOut):
+                    await status_out.send(key=o.key.encode(), value=encode(o.status))
             rt.pending.add(akey)
             rt.schedule_deadline(akey, reducer, now)
         period = int(settings.refresh_seconds * 1000)
@@ -392,7 +477,16 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             reducer = rt.reducers.get(akey)
             if reducer is None:
                 continue
-            for out in reducer.build_changed(now):
+            before = set(reducer.emitted)
+            outs = reducer.build_changed(now)
+            if reducer.emitted != before:
+                # which days exist is saved before they are published: after a crash the
+                # restored reducer re-emits them, or sends the tombstones they need
+                fut = save(akey, reducer)
+                if fut is None:
+                    continue  # revoked meanwhile: the new owner publishes
+                await delivered([fut])
+            for out in outs:
                 value = None if out.summary is None else encode({**out.summary, "asOf": now})
                 await adherence_out.send(key=out.key.encode(), value=value)
                 rt.count("summaries")
@@ -407,20 +501,44 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.refreshing.discard(akey)
             rt.pending.discard(akey)
 
+    def purge(tps: Any) -> None:
+        """Drop table entries of revoked partitions from a memory store. faust keeps
+        them (it only tracks keys read during recovery), and a stale directory entry
+        would send an identity's events to its previous agent. Recovery replays the
+        whole changelog of a partition assigned again, so nothing is lost."""
+        if not settings.store.startswith("memory"):
+            return
+        by_topic = {directory_topic.get_topic_name(): (directory, held),
+                    agent_input.get_topic_name(): (agents,)}
+        for name, tables in by_topic.items():
+            parts = {tp.partition for tp in tps if tp.topic == name}
+            if not parts:
+                continue
+            for tbl in tables:
+                for k in [k for k in tbl.data if rt.partition_of(k) in parts]:
+                    del tbl.data[k]
+
     async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        rt.ready = False
         forget(revoked)
+        purge(revoked)
 
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        rt.ready = False
         forget(assigned)
+
+    async def _recovered(sender: Any, **kwargs: Any) -> None:
+        rt.ready = True  # tables hold every changelog record of the assigned partitions
 
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]
+    app.on_rebalance_complete.connect(_recovered)  # type: ignore[arg-type]
 
     @app.timer(interval=2.0)
     async def restore_assigned() -> None:
         """After a restart or rebalance, bring back the reducers of assigned partitions
         (not only those with new input), so their timers run."""
-        if app.rebalancing or app.in_recovery:
+        if not rt.ready or app.rebalancing or app.in_recovery:
             return  # the table may still be replaying its changelog
         assigned = {tp.partition for tp in app.consumer.assignment()
                     if tp.topic == agent_input.get_topic_name()}

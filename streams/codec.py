@@ -28,6 +28,11 @@ def _json(raw: bytes | None, max_bytes: int) -> Any:
         raise DecodeError(f"not valid JSON: {exc}") from None
 
 
+def load_json(raw: bytes | None, max_bytes: int) -> Any:
+    """The JSON value of a message, or DecodeError (empty, too big, not JSON)."""
+    return _json(raw, max_bytes)
+
+
 def decode_state(raw: bytes | None, max_bytes: int) -> StateEvent:
     try:
         return parse_state_event(_json(raw, max_bytes))
@@ -66,6 +71,21 @@ def dead_letter(topic: str, partition: int | None, offset: int | None, key: byte
         "key": text(key), "value": text(value), "valueBytes": size, "truncated": truncated,
         "reason": reason, "deadLetteredAt": now_ms,
     })
+
+
+def compact_state(ev: StateEvent) -> list[Any]:
+    """The internal form of a validated state event (trusted downstream)."""
+    return [ev.acd_server_id, ev.acd_agent_id, ev.state, ev.timestamp, ev.reason, ev.event_id]
+
+
+def state_json(tenant: str, compact: list[Any]) -> dict[str, Any]:
+    """The public (rta.agent-state) form of a compact state event."""
+    server, acd, state, ts, reason, eid = compact
+    out = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
+           "gisStateIdentifier": state, "timestamp": ts, "reasonCode": reason}
+    if eid is not None:
+        out["eventId"] = eid
+    return out
 
 
 def identity_key(tenant: str, server: str, acd: str) -> str:

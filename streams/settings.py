@@ -38,7 +38,10 @@ class WorkerSettings(BaseSettings):
     broker_session_timeout: float = 10.0
     broker_heartbeat_interval: float = 3.0
     broker_commit_interval: float = 1.0
-    fetch_max_wait_ms: int = 100
+    fetch_max_wait_ms: int = Field(100, ge=0)  # faust hard-codes 1500 (latency)
+    batch_max: int = Field(2000, ge=1)  # input events routed per batch
+    batch_within: float = Field(0.02, gt=0)  # seconds a batch waits to fill
+    items_per_record: int = Field(500, ge=1)  # events per internal agent-input record
     producer_linger: float = 0.01
     producer_max_batch_size: int = 16384
     log_level: str = "info"

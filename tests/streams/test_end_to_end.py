@@ -56,6 +56,8 @@ def assert_adherence_becomes(broker: LocalBroker, want: dict[str, Any],
                                {f: dg[f] for f in dg if f != "actuals"}),
                     "actuals": (len(aw), len(ag)), "first differing": (aw[j:j + 2], ag[j:j + 2])}
                 break
+    for k in extra[:1]:
+        detail[f"{k} (extra)"] = {f: v for f, v in got[k].items() if f != "details"}
     raise AssertionError(f"missing {missing[:5]}, extra {extra[:5]}, "
                          f"differing {len(differ)}: {detail}")
 

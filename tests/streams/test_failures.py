@@ -9,8 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rta_cli.local_broker import LocalBroker
 from rta_cli.simulate import CentreSpec, generate
 from tests.streams.conftest import produce, topic_records
@@ -46,14 +44,6 @@ def assert_one_id_per_out_run(broker: LocalBroker) -> int:
     return len(started)
 
 
-KNOWN_DEFECT = pytest.mark.xfail(
-    strict=False,
-    reason="issue 3 in progress: after a kill -9 or a takeover, an agent's state or its "
-           "last emitted summary can be stale (seen: one agent-day's details, or one "
-           "agent's events); cause not yet found (see the issue notes)")
-
-
-@KNOWN_DEFECT
 def test_kill_9_at_several_points_then_restart(broker: LocalBroker, workers: Any,
                                                tmp_path: Path) -> None:
     records = centre(seed=21)
@@ -75,7 +65,6 @@ def test_kill_9_at_several_points_then_restart(broker: LocalBroker, workers: Any
     assert assert_one_id_per_out_run(broker) > 0
 
 
-@KNOWN_DEFECT
 def test_two_workers_one_stopped_mid_stream(broker: LocalBroker, workers: Any,
                                             tmp_path: Path) -> None:
     records = centre(seed=22)

@@ -1,0 +1,106 @@
+"""Fixes for faust-streaming 0.15.3 that the worker depends on.
+
+1. Acks of skipped events. During a rebalance faust stops the flow and bumps
+   the consumer generation. Events already fetched into a stream's queue are
+   then *skipped* — and ``Stream.__aiter__`` acks skipped events ("otherwise
+   the lag would increase"). The commit that follows can then move the
+   committed offset past events no agent ever processed, and after the
+   rebalance the partition resumes behind them: they are lost. The fix: the
+   consumer refuses to ack a message fetched in an older generation, or while
+   the flow is stopped. The message stays unacked, faust seeks every assigned
+   partition back to its committed offset after the rebalance, and the event
+   is processed again — which every step here tolerates (idempotent).
+
+2. Offsets skipped by a fetch. faust's fetch loop treats a forward jump in a
+   partition's offsets as a "gap" (compaction, transaction markers) and acks
+   the offsets in between. Here such jumps also came right after a takeover
+   (Tansu, rta.agent-state: offsets 1117..1192 after a seek to 1116), which
+   would drop real events. The fix: on a jump, seek back and fetch again; only
+   the same jump seen twice is accepted as a real gap.
+   The reverse also happens: after a takeover, faust resumed fetching a
+   partition before seeking it to its committed offset (faust #216), read
+   ahead (offsets 302..565, skipped by the stream during the rebalance), then
+   dropped the same offsets fetched again after the seek as "already read".
+   Records fetched again after a seek back are now delivered (reprocessing is
+   idempotent).
+
+3. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
+   A broker that does not answer a waiting fetch early (Tansu) then adds up
+   to 1.5 s to every live event; the worker sets its own value.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust.transport.drivers.aiokafka as driver
+from faust.transport.consumer import Consumer
+
+log = logging.getLogger("rta.worker")
+
+_applied = False
+refused = 0  # acks refused by fix 1 (diagnostics)
+fetch_max_wait_ms = 100
+
+
+def apply(max_wait_ms: int) -> None:
+    global _applied, fetch_max_wait_ms
+    fetch_max_wait_ms = max_wait_ms
+    if _applied:
+        return
+    original_ack = Consumer.ack
+
+    def ack(self: Any, message: Any) -> bool:
+        global refused
+        app = self.app
+        generation = getattr(message, "generation_id", None)
+        if (generation is not None and generation != app.consumer_generation_id) \
+                or not app.flow_control.is_active():
+            refused += 1
+            # forget it (it is fetched again after the seek): faust must not wait
+            # for its ack before finishing the rebalance
+            self._unacked_messages.discard(message)
+            return False
+        return bool(original_ack(self, message))
+
+    Consumer.ack = ack  # type: ignore[method-assign]
+
+    original_create = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original_create(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+    original_getmany = Consumer.getmany
+
+    async def getmany(self: Any, timeout: float) -> Any:
+        jumped: set[Any] = set()
+        seen = self.__dict__.setdefault("_rta_jumps", {})
+        async for tp, message in original_getmany(self, timeout):
+            if tp in jumped:
+                continue  # fetched again after the seek below
+            last = self._read_offset.get(tp)
+            if last and message.offset > last + 1 \
+                    and self.app.topics.acks_enabled_for(message.topic) \
+                    and seen.get(tp) != (last, message.offset):
+                # faust would mark the offsets in between as a "gap" (acked): read them
+                seen[tp] = (last, message.offset)
+                jumped.add(tp)
+                log.warning("offsets %s..%s of %s were not delivered in order (rebalance); "
+                            "fetching them again", last + 1, message.offset - 1, tp)
+                await self.seek(tp, last)
+                continue
+            if last is not None and message.offset < last:
+                # fetched again after a seek back (to the committed offset after a
+                # rebalance): faust would drop it as "already read", yet the stream may
+                # have skipped it the first time (flow stopped, stale generation)
+                self._read_offset[tp] = message.offset
+            yield tp, message
+
+    Consumer.getmany = getmany  # type: ignore[method-assign]
+
+    _applied = True

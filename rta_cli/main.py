@@ -113,6 +113,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "core":
         return bench_core(agents=args.agents, days=args.days, baseline_agents=args.baseline_agents)
+    if args.what == "pipeline":
+        from rta_cli.bench_pipeline import bench_pipeline
+
+        return bench_pipeline(agents=args.agents, days=args.days, live_seconds=args.live_seconds)
     print(f"rta bench: unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -257,11 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="print performance figures")
-    p.add_argument("what", choices=["core"])
+    p.add_argument("what", choices=["core", "pipeline"])
     p.add_argument("--agents", type=int, default=2000)
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--baseline-agents", type=int, default=100,
-                   help="agents in the (slow) from-scratch baseline run")
+                   help="agents in the (slow) from-scratch baseline run (core)")
+    p.add_argument("--live-seconds", type=float, default=30.0,
+                   help="length of the live latency run (pipeline)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -336,6 +336,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
             else:
                 reducer = AgentReducer.restore(ctx, snap)
+                reducer.last_status = None  # its last status may not have been delivered
                 # the previous owner may have stopped before emitting its last changes:
                 # emit every day again (idempotent upserts)
                 reducer.changed.update(reducer.candidate_days(None))
@@ -345,7 +346,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.reducers[akey] = reducer
         return reducer
 
-    def save(akey: str, reducer: AgentReducer) -> Any | None:
+    async def save(akey: str, reducer: AgentReducer) -> Any | None:
         """Write the agent's snapshot; returns the changelog delivery future (awaitable).
 
         Written with an explicit partition, so timers can save too. A reducer that is
@@ -355,7 +356,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             return None
         snap = reducer.snapshot()
         agents.data[akey] = snap
-        return agents.send_changelog(rt.partition_of(akey), akey, snap)
+        # straight to the producer (faust's buffered send_soon resolves late)
+        return await agents.changelog_topic.send(
+            key=akey, value=snap, partition=rt.partition_of(akey),
+            key_serializer=agents.key_serializer, value_serializer=agents.value_serializer,
+            callback=agents._on_changelog_sent)
 
     async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
                          futures: list[Any]) -> list[Output]:
@@ -430,8 +435,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             for st in statuses.values():  # compacted: superseded by the next one
                 await status_out.send(key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
-            await delivered([f for akey, reducer in touched.items()
-                             if (f := save(akey, reducer)) is not None])
+            saved = [await save(akey, reducer) for akey, reducer in touched.items()]
+            await delivered([f for f in saved if f is not None])
             for akey, reducer in touched.items():
                 rt.pending.add(akey)
                 rt.schedule_deadline(akey, reducer, now)
@@ -464,7 +469,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             if reducer is None:
                 rt.refreshing.discard(akey)
                 continue
-            if reducer.eff.current[0] != LOGOUT:
+            if reducer.eff.current[0] != LOGOUT and rt.caught_up(rt.partition_of(akey)):
                 reducer.changed.add(reducer.ctx.calendar.ordinal(now))
                 rt.pending.add(akey)
             heapq.heappush(rt.refresh, (when + period, akey))
@@ -477,19 +482,35 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             reducer = rt.reducers.get(akey)
             if reducer is None:
                 continue
+            # live: as of the worker clock; catching up on a backlog: as of the agent's
+            # last known instant (event time), so a backlog never paints open runs up to
+            # the wall clock (days that later events would delete again)
+            live = rt.caught_up(rt.partition_of(akey))
+            as_of = now if live else None
             before = set(reducer.emitted)
-            outs = reducer.build_changed(now)
+            outs = reducer.build_changed(as_of)
             if reducer.emitted != before:
                 # which days exist is saved before they are published: after a crash the
                 # restored reducer re-emits them, or sends the tombstones they need
-                fut = save(akey, reducer)
+                fut = await save(akey, reducer)
                 if fut is None:
                     continue  # revoked meanwhile: the new owner publishes
                 await delivered([fut])
             for out in outs:
-                value = None if out.summary is None else encode({**out.summary, "asOf": now})
+                value = None if out.summary is None else encode(
+                    {**out.summary, "asOf": now if live else reducer.newest})
                 await adherence_out.send(key=out.key.encode(), value=value)
                 rt.count("summaries")
+
+    @app.timer(interval=settings.stats_seconds)
+    async def stats() -> None:
+        """One log line of counters (what `rta bench pipeline` reads, and operators)."""
+        c = rt.counters
+        log.info("rta stats t=%.3f routed=%d applied=%d held=%d released=%d deadletter=%d "
+                 "summaries=%d restored=%d reducers=%d", time.time(), c.get("routed", 0),
+                 c.get("applied", 0), c.get("held", 0), c.get("released", 0),
+                 c.get("deadletter", 0), c.get("summaries", 0), c.get("restored", 0),
+                 len(rt.reducers))
 
     def forget(tps: Any) -> None:
         """Drop in-memory reducers of these partitions: after a rebalance they must

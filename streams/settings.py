@@ -45,6 +45,7 @@ class WorkerSettings(BaseSettings):
     producer_linger: float = 0.01
     producer_max_batch_size: int = 16384
     log_level: str = "info"
+    stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
     @field_validator("broker_url")
     @classmethod

@@ -1,0 +1,234 @@
+"""``rta bench pipeline``: the stream service on a broker it starts.
+
+1. Catch-up: a backlog of state events (and the schedules that make their
+   agents known) is produced first; then one worker (`rta worker`, a
+   subprocess) processes it. The rate is read from the worker's ``rta stats``
+   log lines: items applied by the reducers per second, between the first line
+   showing progress and the line showing the whole backlog applied.
+   Baseline, in the same run on the same broker: plain aiokafka doing the same
+   work per event (decode and validate, the core reducer, one state record and
+   one output record produced).
+2. Live: N agents each changing state about once a minute (events stamped with
+   the wall clock when produced); the latency is the time from that stamp to
+   the agent's status on ``rta.agent-status`` (p50/p99).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from rta.agent import AgentReducer, TenantContext
+from rta.config import TenantsConfig
+from rta.models import parse_schedule
+from rta.schedule import resolve_activities
+from rta_cli.kafka_tools import produce_records
+from rta_cli.local_broker import LocalBroker
+from rta_cli.simulate import CentreSpec, generate
+from streams.codec import decode_state
+from streams.settings import WorkerSettings
+from streams.topics import ensure_topics
+
+STATS = re.compile(r"rta stats t=([\d.]+) routed=(\d+) applied=(\d+)")
+
+
+def _stats(log: Path) -> list[tuple[float, int, int]]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [(float(t), int(r), int(a)) for t, r, a in STATS.findall(text)]
+
+
+async def _baseline(settings: WorkerSettings, records: list[dict[str, Any]],
+                    tenants: TenantsConfig) -> float:
+    """Plain aiokafka: consume the state topic, decode, reduce, produce 2 records/event."""
+    ctx_cache: dict[str, TenantContext] = {}
+    reducers: dict[tuple[str, str, str], AgentReducer] = {}
+    for rec in records:  # the directory: schedules make identities known
+        if rec["kind"] != "schedule":
+            continue
+        msg = parse_schedule(rec["body"])
+        ctx = ctx_cache.setdefault(msg.tenant_id, TenantContext(msg.tenant_id,
+                                                                tenants.get(msg.tenant_id)))
+        red = AgentReducer(ctx, msg.agent_key)
+        parts = resolve_activities(msg.from_ts, msg.to_ts, ((a.activity_type, a.start, a.end)
+                                   for a in msg.activities), ctx.rules)
+        red.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts, msg.to_ts, parts)
+        for ident in msg.identities:
+            red.add_identity(ident)
+            reducers.setdefault((msg.tenant_id, *ident), red)
+    total = sum(1 for r in records if r["kind"] == "state")
+    consumer = AIOKafkaConsumer(settings.topic_state, bootstrap_servers=settings.bootstrap,
+                                group_id="bench-baseline", auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=100)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=10)
+    await consumer.start()
+    await producer.start()
+    done = 0
+    t0 = time.perf_counter()
+    try:
+        while done < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            futures = []
+            for msgs in batch.values():
+                for m in msgs:
+                    ev = decode_state(m.value, settings.max_message_bytes)
+                    red = reducers[(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)]
+                    outs = red.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason,
+                                           ev.event_id, ev.timestamp)
+                    futures.append(await producer.send(
+                        "bench-state", orjson.dumps([ev.timestamp, ev.state]), key=m.key))
+                    futures.append(await producer.send(
+                        "bench-out", orjson.dumps(len(outs)), key=m.key))
+                    done += 1
+            for f in futures:
+                await f
+            if futures:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return total / (time.perf_counter() - t0)
+
+
+def _start_worker(broker: str, tmp: Path, tenants: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tmp / "worker.log"
+    env = {**os.environ, "RTA_STATS_SECONDS": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rta_cli.main", "worker", "--broker", broker,
+         "--data-dir", str(tmp / "data"), "--tenants", str(tenants)],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    return proc, log
+
+
+async def _live(settings: WorkerSettings, tenant: str, agents: list[tuple[str, str]],
+                seconds: float) -> list[float]:
+    """Each agent changes state about once a minute; returns latencies in ms."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5)
+    consumer = AIOKafkaConsumer(settings.topic_status, bootstrap_servers=settings.bootstrap,
+                                auto_offset_reset="latest", fetch_max_wait_ms=50)
+    await producer.start()
+    await consumer.start()
+    await consumer.seek_to_end()
+    latencies: list[float] = []
+    start_ms = int(time.time() * 1000)
+    stop = time.monotonic() + seconds
+    rng = random.Random(5)
+
+    async def collect() -> None:
+        while time.monotonic() < stop + 3:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time() * 1000
+            for msgs in batch.values():
+                for m in msgs:
+                    since = orjson.loads(m.value).get("since") if m.value else None
+                    if since is not None and since >= start_ms:
+                        latencies.append(now - since)
+
+    task = asyncio.create_task(collect())
+    rate = len(agents) / 60.0
+    step = 0.05
+    sent = 0.0
+    state = 3
+    try:
+        while time.monotonic() < stop:
+            t = time.monotonic()
+            sent += rate * step
+            while sent >= 1:
+                sent -= 1
+                server, acd = agents[rng.randrange(len(agents))]
+                state = 4 if state == 3 else 3
+                body = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
+                        "gisStateIdentifier": state, "timestamp": int(time.time() * 1000)}
+                await producer.send(settings.topic_state, orjson.dumps(body),
+                                    key=f"{tenant}:{server}:{acd}".encode())
+            await asyncio.sleep(max(0.0, step - (time.monotonic() - t)))
+        await producer.flush()
+        await task
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return latencies
+
+
+def _pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))] if s else float("nan")
+
+
+def bench_pipeline(agents: int, days: int, live_seconds: float) -> int:
+    spec = CentreSpec(agents=agents, days=days, tenant="bench", seed=11,
+                      multichannel_fraction=0.1)
+    records = list(generate(spec))
+    items = len(records)
+    n_states = sum(1 for r in records if r["kind"] == "state")
+    tenants_text = f'[tenants.bench]\ntime_zone = "{spec.time_zone}"\n'
+    tenants = TenantsConfig.from_toml(tenants_text)
+    with tempfile.TemporaryDirectory(prefix="rta-bench-") as d:
+        tmp = Path(d)
+        tenants_file = tmp / "tenants.toml"
+        tenants_file.write_text(tenants_text)
+        with LocalBroker(log=tmp / "broker.log") as broker:
+            settings = WorkerSettings(broker_url=broker.url)
+            asyncio.run(ensure_topics(settings))
+            t0 = time.perf_counter()
+            asyncio.run(produce_records(settings, records))
+            print(f"produced {items:,} records ({n_states:,} state events, {agents:,} agents, "
+                  f"{days} day(s)) in {time.perf_counter() - t0:.1f} s")
+
+            base = asyncio.run(_baseline(settings, records, tenants))
+            print(f"  baseline, plain aiokafka (decode, reducer, 2 records out per event): "
+                  f"{base:,.0f} events/s")
+
+            proc, log = _start_worker(broker.url, tmp, tenants_file)
+            try:
+                deadline = time.monotonic() + 900
+                while time.monotonic() < deadline:
+                    rows = _stats(log)
+                    if rows and rows[-1][2] >= items:
+                        break
+                    if proc.poll() is not None:
+                        print(log.read_text()[-3000:], file=sys.stderr)
+                        return 1
+                    time.sleep(0.5)
+                rows = _stats(log)
+                moving = [r for r in rows if r[1] > 0]
+                if not moving or rows[-1][2] < items:
+                    print(f"the worker did not finish the backlog: {rows[-1:]}", file=sys.stderr)
+                    return 1
+                first = moving[0]
+                last = next(r for r in rows if r[2] >= items)
+                # the first line with progress already counts work since the start:
+                # measure from the line before it (or assume 0.5 s)
+                i = rows.index(first)
+                t_start = rows[i - 1][0] if i > 0 else first[0] - 0.5
+                rate = items / max(last[0] - t_start, 1e-9)
+                print(f"  rta worker (faust), catch-up of the backlog: {rate:,.0f} events/s "
+                      f"(ratio to the baseline {rate / base:.2f}; target >= 5,000 and >= 0.25)")
+
+                known = sorted({(r["body"].get("acdServerId", "1"), r["body"]["acdAgentId"])
+                                for r in records if r["kind"] == "state"})
+                lat = asyncio.run(_live(settings, spec.tenant, known, live_seconds))
+                print(f"  live: {len(known):,} agents x 1 change/min ({len(known) / 60:,.0f} "
+                      f"events/s) for {live_seconds:.0f} s: state change -> rta.agent-status "
+                      f"p50 {_pct(lat, 50):,.0f} ms, p99 {_pct(lat, 99):,.0f} ms "
+                      f"({len(lat):,} samples; target p99 <= 500 ms at 100,000 agents)")
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(20)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+    return 0

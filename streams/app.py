@@ -27,11 +27,14 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+import weakref
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
+from faust.streams import _current_event
 
 from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
@@ -55,6 +58,13 @@ from streams.codec import (
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.worker")
+
+
+class _At:
+    """A stand-in for faust's current event: only its message partition is read."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition, topic="")
 
 
 def now_ms() -> int:
@@ -355,10 +365,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         if rt.reducers.get(akey) is not reducer:
             return None
         snap = reducer.snapshot()
-        agents.data[akey] = snap
+        part = rt.partition_of(akey)
+        # the RocksDB store picks its per-partition database from the current event:
+        # outside a stream (timers) there is none, so stand in one of this partition
+        stand_in = _At(part)
+        token = _current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+        try:
+            agents.data[akey] = snap
+        finally:
+            _current_event.reset(token)
         # straight to the producer (faust's buffered send_soon resolves late)
         return await agents.changelog_topic.send(
-            key=akey, value=snap, partition=rt.partition_of(akey),
+            key=akey, value=snap, partition=part,
             key_serializer=agents.key_serializer, value_serializer=agents.value_serializer,
             callback=agents._on_changelog_sent)
 

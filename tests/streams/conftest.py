@@ -37,8 +37,10 @@ FAST_GROUP = {
 
 
 class Worker:
-    def __init__(self, broker: LocalBroker, tmp: Path, tenants: Path | None, name: str) -> None:
+    def __init__(self, broker: LocalBroker, tmp: Path, tenants: Path | None, name: str,
+                 env: dict[str, str] | None = None) -> None:
         self.broker, self.tmp, self.tenants, self.name = broker, tmp, tenants, name
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / f"{name}.log"
 
@@ -51,7 +53,7 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env={**os.environ, **FAST_GROUP})
+                                     env={**os.environ, **FAST_GROUP, **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "rta worker is running" in self.log.read_text(errors="replace")[offset:]:
@@ -80,8 +82,9 @@ def broker(tmp_path: Path) -> Iterator[LocalBroker]:
 def workers(broker: LocalBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def start(tenants: Path | None = None, name: str = "w1") -> Worker:
-        w = Worker(broker, tmp_path, tenants, name).start()
+    def start(tenants: Path | None = None, name: str = "w1",
+              env: dict[str, str] | None = None) -> Worker:
+        w = Worker(broker, tmp_path, tenants, name, env).start()
         started.append(w)
         return w
 

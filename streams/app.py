@@ -85,6 +85,7 @@ class Runtime:
         self.refreshing: set[str] = set()
         self.pending: set[str] = set()  # agents whose changed summaries are to be emitted
         self.partitioner = DefaultPartitioner()
+        self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
@@ -111,8 +112,12 @@ class Runtime:
         return ctx
 
     def partition_of(self, key: str) -> int:
-        parts = list(range(self.settings.partitions))
-        return int(self.partitioner(key.encode(), parts, parts))
+        """The partition the producer's default partitioner gives ``key`` (cached)."""
+        part = self._partitions.get(key)
+        if part is None:
+            parts = list(range(self.settings.partitions))
+            part = self._partitions[key] = int(self.partitioner(key.encode(), parts, parts))
+        return part
 
     def schedule_deadline(self, akey: str, reducer: AgentReducer, now: int) -> None:
         when = reducer.next_deadline(now)

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from rta.models import InputError, ScheduleMessage, StateEvent, parse_schedule, parse_state_event
+from rta.models import InputError, StateEvent, parse_state_event
 
 #: Larger values are dead-lettered with their first bytes only (and their size).
 DEAD_LETTER_VALUE_BYTES = 65_536
@@ -17,7 +17,8 @@ class DecodeError(ValueError):
     """An input message that cannot be applied; the text is the dead-letter reason."""
 
 
-def _json(raw: bytes | None, max_bytes: int) -> Any:
+def load_json(raw: bytes | None, max_bytes: int) -> Any:
+    """The JSON value of a message, or DecodeError (empty, too big, not JSON)."""
     if raw is None:
         raise DecodeError("empty message (no value)")
     if len(raw) > max_bytes:
@@ -28,21 +29,9 @@ def _json(raw: bytes | None, max_bytes: int) -> Any:
         raise DecodeError(f"not valid JSON: {exc}") from None
 
 
-def load_json(raw: bytes | None, max_bytes: int) -> Any:
-    """The JSON value of a message, or DecodeError (empty, too big, not JSON)."""
-    return _json(raw, max_bytes)
-
-
 def decode_state(raw: bytes | None, max_bytes: int) -> StateEvent:
     try:
-        return parse_state_event(_json(raw, max_bytes))
-    except InputError as exc:
-        raise DecodeError(str(exc)) from None
-
-
-def decode_schedule(raw: bytes | None, max_bytes: int) -> ScheduleMessage:
-    try:
-        return parse_schedule(_json(raw, max_bytes))
+        return parse_state_event(load_json(raw, max_bytes))
     except InputError as exc:
         raise DecodeError(str(exc)) from None
 

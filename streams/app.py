@@ -181,6 +181,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     held = table("held")  # identity -> [[timestamp, arrival, compact event], ...]
     agents = table("agents")  # tenant:agent -> reducer snapshot
 
+    def generation() -> int:
+        return int(app.consumer_generation_id)
+
+    def stale(event: Any, gen: int) -> bool:
+        """The event was fetched before a rebalance that began since (``gen`` is the
+        generation its batch started in). Its partition may belong to another worker
+        now, which reads it again from the committed offset (faust_fixes refuses its
+        ack): handling it here as well could overwrite the new owner's table entries
+        with state built from a partial history."""
+        msg_gen = getattr(event.message, "generation_id", gen)
+        return msg_gen != gen or generation() != gen or not app.flow_control.is_active()
+
     async def to_deadletter(event: Any, reason: str, value: bytes | None = None) -> Any:
         """Send the event's message to the dead-letter topic; returns the delivery future."""
         msg = event.message
@@ -213,6 +225,29 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     value=encode({"items": chunk}), partition=part))
         return futures
 
+    async def put(tbl: Any, key: str, value: Any, partition: int) -> Any:
+        """Set (or with None, delete) a table key; returns the changelog delivery future.
+
+        Written to the store and the changelog directly with an explicit partition,
+        so batches (``take_events``) and timers can write too (faust's own table
+        writes need the current stream event, faust #497), and the send goes straight
+        to the producer (faust's buffered changelog send resolves late)."""
+        # the RocksDB store picks its per-partition database from the current event:
+        # stand in one of this partition
+        stand_in = _At(partition)
+        token = _current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
+        try:
+            if value is None:
+                tbl.data.pop(key, None)
+            else:
+                tbl.data[key] = value
+        finally:
+            _current_event.reset(token)
+        return await tbl.changelog_topic.send(
+            key=key, value=value, partition=partition, key_serializer=tbl.key_serializer,
+            value_serializer="raw" if value is None else tbl.value_serializer,
+            callback=tbl._on_changelog_sent)
+
     def state_item(tenant: str, agent: str, compact: list[Any]) -> tuple[int, dict[str, Any]]:
         return (rt.partition_of(agent_key(tenant, agent)),
                 {"k": "s", "t": tenant, "a": agent, "e": compact})
@@ -225,7 +260,10 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             forwards: dict[int, list[Any]] = {}
             holds: dict[str, dict[str, Any]] = {}
             now = now_ms()
+            gen = generation()
             for event in events:
+                if stale(event, gen):
+                    continue
                 try:
                     ev = decode_state(event.value, settings.max_message_bytes)
                 except DecodeError as exc:
@@ -284,55 +322,77 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     @app.agent(directory_topic)
     async def directory_updates(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                upd = orjson.loads(event.value)
-                tenant, server, acd = upd["tenant"], upd["server"], upd["acd"]
-                ikey = identity_key(tenant, server, acd)
-                futures: list[Any] = []
-                if upd.get("kind") == "held":
-                    owner = directory.get(ikey)
-                    if owner is not None:  # known by now: straight to the agent
-                        part = rt.partition_of(agent_key(tenant, owner))
-                        futures += await send_items({part: [
-                            state_item(tenant, owner, e)[1] for _, _, e in upd["events"]]})
-                        await delivered(futures)
-                        continue
-                    # hold, bounded by count and event-time span; a replayed record
-                    # (at-least-once) adds nothing: entries are unique by arrival
-                    merged = {a: [ts, a, e] for ts, a, e in (held.get(ikey) or [])}
-                    for ts, a, e in upd["events"]:
-                        merged[a] = [ts, a, e]
-                    items = sorted(merged.values(), key=lambda x: (x[0], x[1]))
-                    ctx = rt.context(tenant)
-                    for _, _, e in bound_hold(items, ctx.settings):
-                        futures.append(await reject(event.message.key, Rejected(
-                            hold_overflow_reason(ikey, ctx.settings), state_json(tenant, e)),
-                            settings.topic_state))
-                    await delivered(futures)
-                    held[ikey] = items
-                    rt.count("held", len(upd["events"]))
+        # Batched like the routing: within a batch the directory and the held events
+        # are read and changed in memory (``dirs``, ``holds``: key -> new value, None
+        # deletes), then written once per key, after what the batch sent is delivered.
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            futures: list[Any] = []
+            forwards: dict[int, list[Any]] = {}
+            dirs: dict[str, tuple[int, str]] = {}
+            holds: dict[str, tuple[int, list[Any] | None]] = {}
+
+            def owner_of(ikey: str, dirs: dict[str, tuple[int, str]] = dirs) -> str | None:
+                return dirs[ikey][1] if ikey in dirs else directory.get(ikey)
+
+            def held_of(ikey: str, holds: dict[str, tuple[int, list[Any] | None]] = holds,
+                        ) -> list[Any]:
+                return (holds[ikey][1] if ikey in holds else held.get(ikey)) or []
+
+            gen = generation()
+            for event in events:
+                if stale(event, gen):
                     continue
-                agent = upd["agent"]
-                old = directory.get(ikey)
-                if old is not None and old != agent:  # the identity moves, its events too
-                    futures += await send_items({rt.partition_of(agent_key(tenant, old)): [
-                        {"k": "m", "t": tenant, "a": old, "i": [server, acd], "to": agent}]})
-                items = held.get(ikey)
-                if items:  # release in arrival order
-                    part = rt.partition_of(agent_key(tenant, agent))
-                    futures += await send_items({part: [
-                        state_item(tenant, agent, e)[1]
-                        for _, _, e in sorted(items, key=lambda x: x[1])]})
-                    rt.count("released", len(items))
-                await delivered(futures)
-                if old != agent:
-                    directory[ikey] = agent
-                if items:
-                    del held[ikey]
-            except Exception as exc:
-                log.exception("directory update failed")
-                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
+                try:
+                    upd = orjson.loads(event.value)
+                    tenant, server, acd = upd["tenant"], upd["server"], upd["acd"]
+                    ikey = identity_key(tenant, server, acd)
+                    part = event.message.partition
+                    owner = owner_of(ikey)
+                    if upd.get("kind") == "held":
+                        if owner is not None:  # known by now: straight to the agent
+                            forwards.setdefault(rt.partition_of(agent_key(tenant, owner)),
+                                                []).extend(state_item(tenant, owner, e)[1]
+                                                           for _, _, e in upd["events"])
+                            continue
+                        # hold, bounded by count and event-time span; a replayed record
+                        # (at-least-once) adds nothing: entries are unique by arrival
+                        merged = {a: [ts, a, e] for ts, a, e in held_of(ikey)}
+                        for ts, a, e in upd["events"]:
+                            merged[a] = [ts, a, e]
+                        items = sorted(merged.values(), key=lambda x: (x[0], x[1]))
+                        ctx = rt.context(tenant)
+                        for _, _, e in bound_hold(items, ctx.settings):
+                            futures.append(await reject(event.message.key, Rejected(
+                                hold_overflow_reason(ikey, ctx.settings),
+                                state_json(tenant, e)), settings.topic_state))
+                        holds[ikey] = (part, items)
+                        rt.count("held", len(upd["events"]))
+                        continue
+                    agent = upd["agent"]
+                    if owner is not None and owner != agent:  # the identity moves
+                        forwards.setdefault(rt.partition_of(agent_key(tenant, owner)), []).append(
+                            {"k": "m", "t": tenant, "a": owner, "i": [server, acd], "to": agent})
+                    items = held_of(ikey)
+                    if items:  # release in arrival order
+                        forwards.setdefault(rt.partition_of(agent_key(tenant, agent)), []).extend(
+                            state_item(tenant, agent, e)[1]
+                            for _, _, e in sorted(items, key=lambda x: x[1]))
+                        rt.count("released", len(items))
+                        holds[ikey] = (part, None)
+                    if owner != agent:
+                        dirs[ikey] = (part, agent)
+                except Exception as exc:
+                    log.exception("directory update failed")
+                    futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
+            futures += await send_items(forwards)
+            await delivered(futures)
+            # the table changes go last: a crash before them replays the batch, and
+            # so does a rebalance (the partitions' new owners replay it)
+            if generation() != gen:
+                continue
+            written = [await put(directory, k, v, part) for k, (part, v) in dirs.items()]
+            written += [await put(held, k, v, part) for k, (part, v) in holds.items()]
+            await delivered(written)
 
     # ------------------------------------------------------------------ reducers
     from faust.types import TP
@@ -364,26 +424,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def save(akey: str, reducer: AgentReducer) -> Any | None:
         """Write the agent's snapshot; returns the changelog delivery future (awaitable).
 
-        Written with an explicit partition, so timers can save too. A reducer that is
-        no longer ours (its partition was revoked while we awaited) is not saved (None):
-        its new owner's state is newer."""
+        A reducer that is no longer ours (its partition was revoked while we awaited)
+        is not saved (None): its new owner's state is newer."""
         if rt.reducers.get(akey) is not reducer:
             return None
-        snap = reducer.snapshot()
-        part = rt.partition_of(akey)
-        # the RocksDB store picks its per-partition database from the current event:
-        # outside a stream (timers) there is none, so stand in one of this partition
-        stand_in = _At(part)
-        token = _current_event.set(weakref.ref(stand_in))  # type: ignore[arg-type]
-        try:
-            agents.data[akey] = snap
-        finally:
-            _current_event.reset(token)
-        # straight to the producer (faust's buffered send_soon resolves late)
-        return await agents.changelog_topic.send(
-            key=akey, value=snap, partition=part,
-            key_serializer=agents.key_serializer, value_serializer=agents.value_serializer,
-            callback=agents._on_changelog_sent)
+        return await put(agents, akey, reducer.snapshot(), rt.partition_of(akey))
 
     async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
                          futures: list[Any]) -> list[Output]:
@@ -415,55 +460,71 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             return reducer.tick(now) if live else []
         raise ValueError(f"unknown internal item kind {kind!r}")
 
+    async def reduce_record(event: Any, now: int, futures: list[Any],
+                            statuses: dict[str, StatusOut],
+                            touched: dict[str, AgentReducer]) -> None:
+        """Apply one agent-input record's items; what it sends is added to ``futures``."""
+        try:
+            items = orjson.loads(event.value)["items"]
+        except Exception as exc:
+            log.exception("agent input record failed")
+            futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
+            return
+        partition = event.message.partition
+        rt.processed[partition] = event.message.offset
+        # Live, alerts are evaluated at the worker clock. Catching up on a
+        # backlog (after a restart, say), they are evaluated in event time, so
+        # the runs inside the backlog raise the alerts they raised live.
+        live = rt.caught_up(partition)
+        for item in items:
+            try:
+                akey = agent_key(item["t"], item["a"])
+                reducer = reducer_for(akey, item["t"])
+                touched[akey] = reducer
+                outs = await apply_item(item, reducer, live, now, futures)
+            except Exception as exc:
+                log.exception("agent input item failed")
+                futures.append(await to_deadletter(
+                    event, f"internal error: {exc!r}", encode(item)))
+                continue
+            for o in outs:
+                if isinstance(o, AlertOut):
+                    futures.append(await alerts_out.send(key=o.key.encode(),
+                                                         value=encode(o.alert)))
+                elif isinstance(o, StatusOut):
+                    statuses[o.key] = o
+                elif isinstance(o, Rejected):
+                    if not o.payload and item["k"] == "s":
+                        o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind)
+                    futures.append(await reject(None, o, settings.topic_state))
+        rt.count("applied", len(items))
+
     @app.agent(agent_input)
     async def reducers(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                items = orjson.loads(event.value)["items"]
-            except Exception as exc:
-                log.exception("agent input record failed")
-                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
-                continue
-            partition = event.message.partition
-            rt.processed[partition] = event.message.offset
-            # Live, alerts are evaluated at the worker clock. Catching up on a
-            # backlog (after a restart, say), they are evaluated in event time, so
-            # the runs inside the backlog raise the alerts they raised live.
-            live = rt.caught_up(partition)
+        # Records are taken in batches: the broker round trips (outputs, then the
+        # snapshots) are paid once per batch, and each touched agent's snapshot is
+        # written once per batch. faust acks a batch's events only after this body
+        # has finished with it; an item that fails is dead-lettered, never raised.
+        async for events in stream.take_events(settings.reduce_batch_max,
+                                               settings.batch_within):
             now = now_ms()
             futures: list[Any] = []
             statuses: dict[str, StatusOut] = {}  # the last status per agent is enough
             touched: dict[str, AgentReducer] = {}
-            for item in items:
-                try:
-                    akey = agent_key(item["t"], item["a"])
-                    reducer = reducer_for(akey, item["t"])
-                    touched[akey] = reducer
-                    outs = await apply_item(item, reducer, live, now, futures)
-                except Exception as exc:
-                    log.exception("agent input item failed")
-                    futures.append(await to_deadletter(
-                        event, f"internal error: {exc!r}", encode(item)))
-                    continue
-                for o in outs:
-                    if isinstance(o, AlertOut):
-                        futures.append(await alerts_out.send(key=o.key.encode(),
-                                                             value=encode(o.alert)))
-                    elif isinstance(o, StatusOut):
-                        statuses[o.key] = o
-                    elif isinstance(o, Rejected):
-                        if not o.payload and item["k"] == "s":
-                            o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind)
-                        futures.append(await reject(None, o, settings.topic_state))
+            gen = generation()
+            for event in events:
+                if not stale(event, gen):
+                    await reduce_record(event, now, futures, statuses, touched)
             for st in statuses.values():  # compacted: superseded by the next one
                 await status_out.send(key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
+            if generation() != gen:
+                continue  # rebalanced meanwhile: these reducers were forgotten, see stale()
             saved = [await save(akey, reducer) for akey, reducer in touched.items()]
             await delivered([f for f in saved if f is not None])
             for akey, reducer in touched.items():
                 rt.pending.add(akey)
                 rt.schedule_deadline(akey, reducer, now)
-            rt.count("applied", len(items))
 
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
@@ -524,6 +585,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     {**out.summary, "asOf": now if live else reducer.newest})
                 await adherence_out.send(key=out.key.encode(), value=value)
                 rt.count("summaries")
+
+    @app.timer(interval=2.0)
+    async def heal_fetches() -> None:
+        for _ in await faust_fixes.heal(app):
+            rt.count("healed")
 
     @app.timer(interval=settings.stats_seconds)
     async def stats() -> None:

@@ -24,7 +24,16 @@
    Records fetched again after a seek back are now delivered (reprocessing is
    idempotent).
 
-3. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
+3. Records lost between the fetch and the streams. After a takeover, records
+   were seen fetched (the fetch position past them) that no stream processed
+   or acked, with nothing of the partition left in any queue: faust then
+   neither re-reads them nor commits past them, and the partition stalls with
+   those events unprocessed. (Nearby, faust's "gap" logic acked such offsets
+   outright: it no longer acks anything unprocessed.) ``heal`` finds a
+   partition whose fetch position is past an offset that is neither acked nor
+   in flight, unchanged over two checks, and seeks it back to that offset.
+
+4. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
    A broker that does not answer a waiting fetch early (Tansu) then adds up
    to 1.5 s to every live event; the worker sets its own value.
 """
@@ -66,6 +75,13 @@ def apply(max_wait_ms: int) -> None:
 
     Consumer.ack = ack  # type: ignore[method-assign]
 
+    async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        # never ack offsets nobody processed (see fix 2)
+        log.warning("offsets %s..%s of %s were skipped by the fetch; not acked", offset_from,
+                    offset_to - 1, tp)
+
+    Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+
     original_create = driver.AIOKafkaConsumerThread._create_worker_consumer
 
     def create_worker_consumer(self: Any, transport: Any) -> Any:
@@ -104,3 +120,53 @@ def apply(max_wait_ms: int) -> None:
     Consumer.getmany = getmany  # type: ignore[method-assign]
 
     _applied = True
+
+
+_suspects: dict[Any, tuple[int, int]] = {}
+
+
+async def heal(app: Any) -> list[tuple[Any, int]]:
+    """Seek back partitions with fetched records that were lost (fix 3); returns them.
+
+    Call it periodically. A partition is healed when, twice in a row with nothing
+    changed, its fetch position is past an offset that is not acked, no fetched
+    message of it awaits an ack, and the stream queues are empty. Re-reading is
+    safe: every step of the worker is idempotent."""
+    consumer = app.consumer
+    if app.rebalancing or not app.flow_control.is_active():
+        _suspects.clear()
+        return []
+    if any(ch.queue.qsize() for ch in list(app.topics._topics)
+           if getattr(ch, "queue", None) is not None):
+        return []
+    try:
+        assignment = consumer._thread._consumer._subscription.subscription.assignment
+    except AttributeError:
+        return []
+    unacked = {m.tp for m in list(consumer._unacked_messages)}
+    healed = []
+    for tp in list(consumer.assignment()):
+        if not app.topics.acks_enabled_for(tp.topic) or tp in unacked:
+            _suspects.pop(tp, None)
+            continue
+        committed = consumer._committed_offset.get(tp)
+        try:
+            position = assignment.state_value(tp).position
+        except Exception:
+            position = None
+        if committed is None or position is None:
+            continue
+        acked = consumer._acked_index.get(tp) or set()
+        hole = next((o for o in range(committed, position) if o not in acked), None)
+        if hole is None:
+            _suspects.pop(tp, None)
+            continue
+        if _suspects.get(tp) != (hole, position):
+            _suspects[tp] = (hole, position)
+            continue
+        del _suspects[tp]
+        log.warning("offsets %s..%s of %s were fetched but never processed; reading them "
+                    "again", hole, position - 1, tp)
+        await consumer.seek(tp, hole)
+        healed.append((tp, hole))
+    return healed

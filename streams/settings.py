@@ -41,6 +41,7 @@ class WorkerSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(100, ge=0)  # faust hard-codes 1500 (latency)
     batch_max: int = Field(2000, ge=1)  # input events routed per batch
     batch_within: float = Field(0.02, gt=0)  # seconds a batch waits to fill
+    reduce_batch_max: int = Field(200, ge=1)  # agent-input records reduced per batch
     items_per_record: int = Field(500, ge=1)  # events per internal agent-input record
     producer_linger: float = 0.01
     producer_max_batch_size: int = 16384

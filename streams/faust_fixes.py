@@ -33,14 +33,23 @@
    partition whose fetch position is past an offset that is neither acked nor
    in flight, unchanged over two checks, and seeks it back to that offset.
 
-4. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
+4. Per-message cost. faust's fetch loop hands every message to the topic
+   queues through ``Service.wait_first(callback(message), suspend_flow)``:
+   four new tasks and an ``asyncio.wait`` per message, whether or not the
+   delivery would block. The loop here first runs the delivery directly; only
+   a delivery that would block (flow control, a full producer buffer or stream
+   queue) is finished as a task raced against a flow suspension, as before.
+
+5. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
    A broker that does not answer a waiting fetch early (Tansu) then adds up
    to 1.5 s to every live event; the worker sets its own value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 import faust.transport.drivers.aiokafka as driver
@@ -118,6 +127,7 @@ def apply(max_wait_ms: int) -> None:
             yield tp, message
 
     Consumer.getmany = getmany  # type: ignore[method-assign]
+    Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
 
     _applied = True
 
@@ -170,3 +180,103 @@ async def heal(app: Any) -> list[tuple[Any, int]]:
         await consumer.seek(tp, hole)
         healed.append((tp, hole))
     return healed
+
+
+class _Resumed:
+    """The rest of a coroutine that was started by hand and yielded ``first``.
+
+    Awaiting it (in a task) waits on what the coroutine waits on and resumes it,
+    passing exceptions and cancellation through, until it returns."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro, self.first = coro, first
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, yielded = self.coro, self.first
+        while True:
+            try:
+                yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation, or the awaited future's error
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                yielded = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _deliver(consumer: Any, coro: Coroutine[Any, Any, Any]) -> None:
+    """Run a message delivery; if it would block, race the rest against a flow
+    suspension, as faust's ``wait_first`` does for every message (fix 4)."""
+    try:
+        first = coro.send(None)
+    except StopIteration:
+        return  # delivered without waiting: the usual case
+    await consumer.wait_first(_Resumed(coro, first), consumer.suspend_flow.wait())
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
+    """faust 0.15.3 ``Consumer._drain_messages``, delivering with ``_deliver``."""
+    from faust.transport.consumer import CONSUMER_FETCHING
+
+    callback = self.callback
+    getmany = self.getmany
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
+    get_read_offset = self._read_offset.__getitem__
+    set_read_offset = self._read_offset.__setitem__
+    set_flag = self.diag.set_flag
+    unset_flag = self.diag.unset_flag
+    commit_every = self._commit_every
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    yield_every = 100
+    num_since_yield = 0
+    try:
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(CONSUMER_FETCHING)
+            ait = getmany(timeout=1.0)
+            await self.sleep(0)  # getmany may be called in a loop never releasing the loop
+            if not self.should_stop:
+                async for tp, message in ait:
+                    num_since_yield += 1
+                    if num_since_yield > yield_every:
+                        await asyncio.sleep(0)
+                        num_since_yield = 0
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is None or offset >= r_offset:
+                        if offset - (r_offset or 0) > 1 and r_offset \
+                                and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await _deliver(self, callback(message))
+                        set_read_offset(tp, offset)
+                    else:
+                        self.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r",
+                                     offset, message.key, message.value)
+                unset_flag(CONSUMER_FETCHING)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            self.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            self.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
+    finally:
+        unset_flag(CONSUMER_FETCHING)

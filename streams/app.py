@@ -16,8 +16,8 @@ directory updates and held events share one rta-directory partition, so
 they are handled in order whatever the timing. ``route_states`` only reads the
 directory (a miss costs one more hop, never an event), so it runs on batches
 (``take_events``) and sends one internal record per agent-input partition
-and batch. ``agents`` (the reducer snapshots) is written once per agent and
-record. Every step awaits the broker's acknowledgement of what it sent
+and batch. The directory and the reducers take batches too; a table key is
+written once per batch. Every step awaits the broker's acknowledgement of what it sent
 before its input is acked, and every step is idempotent (event ids, window
 replacement, upserts), so the service is at-least-once end to end.
 """

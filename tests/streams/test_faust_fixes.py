@@ -38,15 +38,22 @@ def test_delivery_that_does_not_block_runs_inline() -> None:
     asyncio.run(main())
 
 
+async def blocked_delivery(value: Any) -> tuple[Consumer, asyncio.Queue[Any], list[Any],
+                                                 asyncio.Task[None]]:
+    """A delivery of ``value`` started on a full queue (holding "first")."""
+    consumer = Consumer()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+    queue.put_nowait("first")
+    log: list[Any] = []
+    delivery = asyncio.create_task(_deliver(consumer, put(queue, value, log)))
+    await asyncio.sleep(0.01)
+    assert not delivery.done() and log == []  # blocked on the full queue
+    return consumer, queue, log, delivery
+
+
 def test_delivery_that_blocks_finishes_once_unblocked() -> None:
     async def main() -> None:
-        consumer = Consumer()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
-        queue.put_nowait("first")
-        log: list[Any] = []
-        delivery = asyncio.create_task(_deliver(consumer, put(queue, 2, log)))
-        await asyncio.sleep(0.01)
-        assert not delivery.done() and log == []  # blocked on the full queue
+        _, queue, log, delivery = await blocked_delivery(2)
         assert queue.get_nowait() == "first"
         await asyncio.wait_for(delivery, 1)
         assert log == [2] and queue.get_nowait() == 2
@@ -56,12 +63,7 @@ def test_delivery_that_blocks_finishes_once_unblocked() -> None:
 
 def test_blocked_delivery_gives_way_to_a_flow_suspension() -> None:
     async def main() -> None:
-        consumer = Consumer()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
-        queue.put_nowait("first")
-        log: list[Any] = []
-        delivery = asyncio.create_task(_deliver(consumer, put(queue, 3, log)))
-        await asyncio.sleep(0.01)
+        consumer, queue, log, delivery = await blocked_delivery(3)
         consumer.suspend_flow.set()  # a rebalance: faust re-reads the message later
         await asyncio.wait_for(delivery, 1)
         await asyncio.sleep(0.01)

@@ -75,6 +75,7 @@ class AgentReducer:
         "eff",
         "eff_version",
         "emitted",
+        "floor",
         "identities",
         "last_status",
         "newest",
@@ -101,6 +102,7 @@ class AgentReducer:
         self.open_sig: tuple[int | None, int, int | None] | None = None
         self.acc_f: int | None = None  # accounting frontier: a run start, see above
         self.eff_version = 0
+        self.floor: int | None = None  # days before the one starting here are final
 
     # ------------------------------------------------------------------ persistence
     SNAPSHOT_VERSION = 1
@@ -122,9 +124,10 @@ class AgentReducer:
                 for (server, acd), tl in sorted(self.identities.items())
             ],
             "schedule": [list(p) for p in self.schedule.parts],
-            "alerts": [st.cursor, st.run_start, st.open_start, st.last_ended],
+            "alerts": [st.cursor, st.run_start, st.open_start, st.last_ended, st.recheck],
             "emitted": sorted(self.emitted),
             "status": list(self.last_status) if self.last_status is not None else None,
+            "floor": self.floor,
         }
 
     @classmethod
@@ -141,19 +144,95 @@ class AgentReducer:
                 tl.add(ts, state, reason, eid or None)
             agent.add_identity((server, acd), tl)
         st = agent.alerts
-        st.cursor, st.run_start, st.open_start, st.last_ended = snap["alerts"]
-        st.recheck = False
+        st.cursor, st.run_start, st.open_start, st.last_ended = snap["alerts"][:4]
+        st.recheck = bool(snap["alerts"][4]) if len(snap["alerts"]) > 4 else False
         agent.emitted = set(snap["emitted"])
         agent.last_status = tuple(snap["status"]) if snap["status"] is not None else None
         agent.changed = set()
+        agent.floor = snap.get("floor")
+        for tl in agent.identities.values():
+            tl.floor = agent.floor
         return agent
+
+    # ------------------------------------------------------------------ retention
+    def prune(self, at: int | None = None) -> bool:
+        """Forget the history the lateness horizon no longer reaches; True if it moved.
+
+        The floor is the start of the day holding the horizon's reach (see
+        ``_horizon_reach``: ``newest - horizon`` of a single channel). Days before
+        it are final: they are never built or published again, and state events
+        before the floor are rejected (the horizon rejects them anyway, except for
+        a dormant channel). Each identity keeps its entries from its last instant
+        before the floor, so every state from the floor on, and so every day from
+        the floor on, is exactly what the whole history gives. Schedule parts
+        ending before the floor are dropped. Cost: one pass over the agent's
+        history, once per agent per day of event time.
+
+        ``at`` (a day start) raises the floor at least that far, and drops entries
+        before it even when the floor does not move: an identity moved here from
+        an agent whose floor is ``at`` has no history before it.
+        """
+        cal = self.ctx.calendar
+        floor = at
+        reach = self._horizon_reach()
+        if reach is not None:
+            horizon = cal.bounds(cal.ordinal(reach))[0]
+            floor = horizon if floor is None else max(floor, horizon)
+        if floor is None:
+            return False
+        if self.floor is not None and (floor < self.floor or (floor == self.floor and at is None)):
+            if at is None:
+                return False
+            floor = self.floor
+        first = cal.ordinal(floor)
+        self.floor = floor
+        dropped = False
+        for tl in self._order:
+            dropped = tl.drop_before(floor) or dropped
+        if dropped:
+            # the same changes from the floor on; only the start of the run holding at
+            # the floor may move later (to the first instant kept)
+            eff = EffectiveTimeline()
+            earliest = self._earliest()
+            if earliest is not None:
+                eff.rebuild_from(earliest, self._order)
+            self.eff = eff
+            if self.acc_f is not None and self.acc_f < floor:
+                i = eff.index_at(floor)
+                if i >= 0:
+                    self.acc_f = eff.times[i]
+                else:
+                    self._drop_accounting()
+        for o in [o for o in self.days if o < first]:
+            del self.days[o]
+        self.dirty = {o for o in self.dirty if o >= first}
+        self.changed = {o for o in self.changed if o >= first}
+        self.emitted = {o for o in self.emitted if o >= first}
+        self.schedule.drop_before(floor)
+        return True
+
+    def _horizon_reach(self) -> int | None:
+        """The oldest instant a state event may still be applied at: the lateness
+        horizon before the newest event of the identity that lags most (channels of
+        one agent arrive through different partitions, one ahead of the other).
+        An identity with nothing within the horizon of the agent's newest event is
+        dormant and does not hold the floor back."""
+        if self.newest is None:
+            return None
+        h = self.ctx.horizon_ms
+        active = [tl.newest for tl in self._order
+                  if tl.newest is not None and tl.newest >= self.newest - h]
+        return min(active, default=self.newest) - h
 
     # ------------------------------------------------------------------ identities
     def add_identity(self, identity: Identity,
                      timeline: IdentityTimeline | None = None) -> None:
         if identity in self.identities:
             return
-        self.identities[identity] = timeline or IdentityTimeline()
+        tl = timeline if timeline is not None else IdentityTimeline()
+        if self.floor is not None:
+            tl.drop_before(self.floor)  # only final days would see the rest
+        self.identities[identity] = tl
         self._order = [self.identities[k] for k in sorted(self.identities)]
         first = self.identities[identity].times[0] if timeline and len(timeline) else None
         if timeline is not None and timeline.newest is not None:
@@ -163,6 +242,11 @@ class AgentReducer:
         if earliest is not None and (first is not None or len(self._order) > 1):
             # a new channel can change the effective state (even while LOGOUT: the reason)
             self._history_changed(earliest if first is None else min(first, earliest))
+        if timeline is not None and timeline.floor is not None and (
+                self.floor is None or timeline.floor > self.floor):
+            # pruned by its previous agent: the days before its floor cannot be
+            # recomputed here, so they are final here too
+            self.prune(at=timeline.floor)
 
     def remove_identity(self, identity: Identity) -> IdentityTimeline | None:
         tl = self.identities.pop(identity, None)
@@ -181,11 +265,19 @@ class AgentReducer:
 
     # ------------------------------------------------------------------ inputs
     def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
-                    event_id: str | None, now: int | None = None) -> list[Output]:
+                    event_id: str | None, now: int | None = None, moved: bool = False
+                    ) -> list[Output]:
+        """``moved``: one of the retained events of an identity that moved here from
+        another agent (the floor check is left to the ``prune(at=...)`` that follows)."""
         outs: list[Output] = []
         tl = self.identities[identity]
         newest = tl.newest
-        if newest is not None and ts < newest - self.ctx.horizon_ms:
+        if self.floor is not None and ts < self.floor and not moved:
+            outs.append(Rejected(
+                f"event at {ts} is before the agent's retained history (days before "
+                f"{self.ctx.calendar.iso(self.ctx.calendar.ordinal(self.floor))} are final: "
+                f"more than the lateness horizon before the agent's newest event)"))
+        elif newest is not None and ts < newest - self.ctx.horizon_ms:
             outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
@@ -304,6 +396,10 @@ class AgentReducer:
         self.acc_f = target
 
     def _account(self, a: int, b: int, value: Value) -> None:
+        if self.floor is not None and a < self.floor:
+            if b <= self.floor:
+                return
+            a = self.floor  # days before the floor are final: never built again
         ctx = self.ctx
         account(self.days, self.dirty, self.changed, a, b, value[0], value[1], ctx.calendar,
                 self.schedule, ctx.rules, ctx.tolerance_ms)
@@ -401,6 +497,9 @@ class AgentReducer:
             end = eff.run_end(i)
             end = limit if end is None else min(end, limit)
             days.update(range(cal.ordinal(t), cal.ordinal(end - 1) + 1))
+        if self.floor is not None:
+            first = cal.ordinal(self.floor)
+            return sorted(o for o in days if o >= first)
         return sorted(days)
 
     def _schedule_horizon(self) -> int | None:
@@ -445,6 +544,9 @@ class AgentReducer:
         self._open_run_days(as_of)
         days = self.changed | (extra or set())
         self.changed = set()
+        if self.floor is not None:
+            first = self.ctx.calendar.ordinal(self.floor)
+            days = {o for o in days if o >= first}
         out = []
         for o in sorted(days):
             summary = self.build_day(o, as_of)

@@ -93,5 +93,12 @@ class AgentSchedule:
         j = bisect_left(self.starts, b)
         return self.parts[i:j]
 
+    def drop_before(self, t: int) -> None:
+        """Forget the parts that end at or before ``t``."""
+        i = self.index_at(t)
+        if i:
+            del self.parts[:i]
+            del self.starts[:i]
+
     def last_end(self) -> int | None:
         return self.parts[-1].end if self.parts else None

@@ -36,13 +36,14 @@ class Applied(NamedTuple):
 
 
 class IdentityTimeline:
-    __slots__ = ("_ids", "_plain", "entries", "times")
+    __slots__ = ("_ids", "_plain", "entries", "floor", "times")
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
         self.times: list[int] = []
         self._ids: dict[str, Entry] = {}
         self._plain: dict[tuple[int, int, str], int] = {}  # (ts, state, rkey) -> count marker
+        self.floor: int | None = None  # exact from here on (see drop_before)
 
     @property
     def newest(self) -> int | None:
@@ -91,6 +92,23 @@ class IdentityTimeline:
             return LOGGED_OUT
         e = self.entries[i]
         return (e.state, e.reason)
+
+    def drop_before(self, t: int) -> bool:
+        """Forget the entries before ``t`` except those of the last instant before it,
+        so the state at every instant from the last change before ``t`` on is kept
+        exactly. Returns whether anything was dropped."""
+        self.floor = t if self.floor is None else max(self.floor, t)
+        i = bisect_left(self.times, t)  # first entry at or after t
+        if i == 0:
+            return False
+        keep = bisect_left(self.times, self.times[i - 1])  # the last instant before t
+        if keep == 0:
+            return False
+        del self.entries[:keep]
+        del self.times[:keep]
+        self._ids = {e.eid: e for e in self.entries if e.eid}
+        self._plain = {(e.ts, e.state, e.rkey): 1 for e in self.entries if not e.eid}
+        return True
 
 
 def effective(values: Sequence[Value]) -> Value:

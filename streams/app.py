@@ -437,7 +437,10 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             server, acd, state, ts, reason, eid = item["e"]
             reducer.add_identity((server, acd))
             return reducer.apply_state((server, acd), ts, state, reason, eid,
-                                       now if live else ts)
+                                       now if live else ts, moved="mv" in item)
+        if kind == "fl":  # after a moved identity's events: its history starts here
+            reducer.prune(at=item["f"])
+            return []
         if kind == "sch":
             msg = parse_schedule(item["b"])
             for ident in msg.identities:
@@ -450,13 +453,15 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         if kind == "m":  # the identity belongs to another agent now: its events follow
             server, acd = item["i"]
             tl = reducer.remove_identity((server, acd))
-            moved = [state_item(tenant, item["to"],
-                                [server, acd, e.state, e.ts, e.reason, e.eid or None])
+            to = item["to"]
+            moved = [{**state_item(tenant, to, [server, acd, e.state, e.ts, e.reason,
+                                                e.eid or None])[1], "mv": 1}
                      for e in (tl.entries if tl is not None else [])]
-            by_part: dict[int, list[Any]] = {}
-            for part, it in moved:
-                by_part.setdefault(part, []).append(it)
-            futures += await send_items(by_part)
+            if tl is not None and tl.floor is not None:
+                # the days before the floor of the agent it leaves cannot be
+                # recomputed where it goes: they become final there too
+                moved.append({"k": "fl", "t": tenant, "a": to, "f": tl.floor})
+            futures += await send_items({rt.partition_of(agent_key(tenant, to)): moved})
             return reducer.tick(now) if live else []
         raise ValueError(f"unknown internal item kind {kind!r}")
 
@@ -580,11 +585,21 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 if fut is None:
                     continue  # revoked meanwhile: the new owner publishes
                 await delivered([fut])
+            sent = []
             for out in outs:
                 value = None if out.summary is None else encode(
                     {**out.summary, "asOf": now if live else reducer.newest})
-                await adherence_out.send(key=out.key.encode(), value=value)
+                sent.append(await adherence_out.send(key=out.key.encode(), value=value))
                 rt.count("summaries")
+            if reducer.prune():
+                # the days before the new floor are final and will not be published
+                # again, so their last summaries must be on the broker before the
+                # snapshot that forgets them
+                await delivered(sent)
+                fut = await save(akey, reducer)
+                if fut is not None:
+                    await delivered([fut])
+                    rt.count("pruned")
 
     @app.timer(interval=2.0)
     async def heal_fetches() -> None:

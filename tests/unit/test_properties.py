@@ -194,3 +194,54 @@ def test_a_restored_snapshot_behaves_like_the_original(data: st.DataObject,
         return engine.summaries(None), alerts
 
     assert run(cut) == run(None)
+
+
+@given(data=st.data(), scenario=scenarios(),
+       horizon=st.sampled_from([3600, 6 * 3600, 86400, 2 * 86400]))
+def test_pruning_keeps_every_day_from_the_floor_exact(data: st.DataObject, scenario: Any,
+                                                      horizon: int) -> None:
+    """An engine whose agents forget what the horizon no longer reaches (``prune``
+    after any record) publishes, for every day from each agent's floor on, what an
+    engine keeping the whole history publishes from the same events; the only
+    difference is that state events before the floor are rejected. A snapshot of
+    the pruned agent restores to the same summaries."""
+    import orjson
+
+    from rta.agent import AgentReducer
+    from rta.outputs import Rejected
+
+    events, scheds, tenants = scenario
+    tenants = {k: {**v, "lateness_horizon_seconds": horizon} for k, v in tenants.items()}
+    records = data.draw(arrival_orders(events, scheds))
+    pruned = Engine(TenantsConfig.from_mapping(tenants))
+    whole = Engine(TenantsConfig.from_mapping(tenants))
+    floor_rejections = 0
+    for rec in records:
+        if rec["kind"] == "schedule":
+            pruned.apply_schedule(parse_schedule(rec["body"]))
+            whole.apply_schedule(parse_schedule(rec["body"]))
+        else:
+            ev = parse_state_event(rec["body"])
+            outs = pruned.apply_state(ev)
+            floor_rejected = [o for o in outs if isinstance(o, Rejected)
+                              and "retained history" in o.reason]
+            if floor_rejected:
+                owner = pruned.directory[(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)]
+                floor = pruned.agents[(ev.tenant_id, owner)].floor
+                assert floor is not None and ev.timestamp < floor
+                floor_rejections += 1
+            else:
+                whole.apply_state(ev)
+        if data.draw(st.booleans()):
+            for agent in pruned.agents.values():
+                agent.prune()
+    for key, agent in pruned.agents.items():
+        agent.prune()
+        full = whole.agents[key].build_all(None)
+        first = agent.ctx.calendar.ordinal(agent.floor) if agent.floor is not None else None
+        expected = [(o.key, o.summary) for o in full
+                    if first is None or o.key.rsplit(":", 1)[1] >= agent.ctx.calendar.iso(first)]
+        got = [(o.key, o.summary) for o in agent.build_all(None)]
+        assert got == expected
+        restored = AgentReducer.restore(agent.ctx, orjson.loads(orjson.dumps(agent.snapshot())))
+        assert [(o.key, o.summary) for o in restored.build_all(None)] == expected

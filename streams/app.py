@@ -24,6 +24,7 @@ replacement, upserts), so the service is at-least-once end to end.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import time
@@ -58,6 +59,7 @@ from streams.codec import (
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.worker")
+SLICE_SECONDS = 0.01  # timers yield the event loop after this much work
 
 
 class _At:
@@ -214,15 +216,25 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             await fut
 
     async def send_items(by_partition: dict[int, list[Any]]) -> list[Any]:
-        """Send agent-input items, one record per partition and chunk."""
+        """Send agent-input items, one record per partition and chunk (at most
+        ``items_per_record`` items and about 256 kB: schedules can be large)."""
         futures = []
         size = settings.items_per_record
         for part, items in by_partition.items():
-            for i in range(0, len(items), size):
-                chunk = items[i:i + size]
-                futures.append(await agent_input.send(
-                    key=f"{chunk[0]['t']}:{chunk[0]['a']}".encode(),
-                    value=encode({"items": chunk}), partition=part))
+            chunk: list[bytes] = []
+            nbytes = 0
+            first: Any = None
+            for i, item in enumerate(items):
+                data = encode(item)
+                if first is None:
+                    first = item
+                chunk.append(data)
+                nbytes += len(data)
+                if len(chunk) >= size or nbytes >= 256 * 1024 or i == len(items) - 1:
+                    futures.append(await agent_input.send(
+                        key=f"{first['t']}:{first['a']}".encode(),
+                        value=b'{"items":[' + b",".join(chunk) + b"]}", partition=part))
+                    chunk, nbytes, first = [], 0, None
         return futures
 
     async def put(tbl: Any, key: str, value: Any, partition: int) -> Any:
@@ -298,27 +310,37 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     @app.agent(schedule_in)
     async def route_schedules(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                body = load_json(event.value, settings.max_message_bytes)
-                msg = parse_schedule(body)
-            except (DecodeError, InputError) as exc:
-                await delivered([await to_deadletter(event, str(exc))])
-                continue
-            try:
-                tenant = msg.tenant_id
-                part = rt.partition_of(agent_key(tenant, msg.agent_key))
-                futures = await send_items(
-                    {part: [{"k": "sch", "t": tenant, "a": msg.agent_key, "b": body}]})
-                for server, acd in msg.identities:
-                    futures.append(await directory_topic.send(
-                        key=identity_key(tenant, server, acd).encode(),
-                        value=encode({"kind": "dir", "tenant": tenant, "server": server,
-                                      "acd": acd, "agent": msg.agent_key})))
-                await delivered(futures)
-            except Exception as exc:
-                log.exception("schedule message failed")
-                await delivered([await to_deadletter(event, f"internal error: {exc!r}")])
+        # Batched like the states: a WFM publishes the schedules of a whole centre at
+        # once, and one broker round trip per message would cap that at a few hundred
+        # messages per second.
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            futures: list[Any] = []
+            forwards: dict[int, list[Any]] = {}
+            gen = generation()
+            for event in events:
+                if stale(event, gen):
+                    continue
+                try:
+                    body = load_json(event.value, settings.max_message_bytes)
+                    msg = parse_schedule(body)
+                except (DecodeError, InputError) as exc:
+                    futures.append(await to_deadletter(event, str(exc)))
+                    continue
+                try:
+                    tenant = msg.tenant_id
+                    part = rt.partition_of(agent_key(tenant, msg.agent_key))
+                    forwards.setdefault(part, []).append(
+                        {"k": "sch", "t": tenant, "a": msg.agent_key, "b": body})
+                    for server, acd in msg.identities:
+                        futures.append(await directory_topic.send(
+                            key=identity_key(tenant, server, acd).encode(),
+                            value=encode({"kind": "dir", "tenant": tenant, "server": server,
+                                          "acd": acd, "agent": msg.agent_key})))
+                except Exception as exc:
+                    log.exception("schedule message failed")
+                    futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
+            futures += await send_items(forwards)
+            await delivered(futures)
 
     @app.agent(directory_topic)
     async def directory_updates(stream: Any) -> None:
@@ -534,7 +556,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
         now = now_ms()
+        slice_end = time.perf_counter() + SLICE_SECONDS
         while rt.deadlines and rt.deadlines[0][0] <= now:
+            if time.perf_counter() > slice_end:  # e.g. every shift starting at 9:00
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + SLICE_SECONDS
             when, akey = heapq.heappop(rt.deadlines)
             reducer = rt.reducers.get(akey)
             if reducer is None or rt.due.get(akey) != when:
@@ -567,7 +593,14 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def emit_summaries() -> None:
         now = now_ms()
         pending, rt.pending = rt.pending, set()
+        slice_end = time.perf_counter() + SLICE_SECONDS
         for akey in pending:
+            if time.perf_counter() > slice_end:
+                # building is CPU work between awaits that need not yield: give the
+                # reducers the loop now and then (100,000 agents logging in at once
+                # would otherwise hold them for seconds)
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + SLICE_SECONDS
             reducer = rt.reducers.get(akey)
             if reducer is None:
                 continue
@@ -668,7 +701,13 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         assigned = {tp.partition for tp in app.consumer.assignment()
                     if tp.topic == agent_input.get_topic_name()}
         now = now_ms()
+        slice_end = time.perf_counter() + SLICE_SECONDS
         for akey in list(agents.keys()):
+            if time.perf_counter() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + SLICE_SECONDS
+                if not rt.ready:
+                    return  # a rebalance began meanwhile
             if akey in rt.reducers or rt.partition_of(akey) not in assigned:
                 continue
             snap = agents.get(akey)

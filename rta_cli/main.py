@@ -114,8 +114,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "core":
         return bench_core(agents=args.agents, days=args.days, baseline_agents=args.baseline_agents)
     if args.what == "pipeline":
-        from rta_cli.bench_pipeline import bench_pipeline
+        from rta_cli.bench_pipeline import bench_live, bench_pipeline
 
+        if args.live_only:
+            return bench_live(agents=args.agents, live_seconds=args.live_seconds)
         return bench_pipeline(agents=args.agents, days=args.days, live_seconds=args.live_seconds)
     print(f"rta bench: unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
@@ -162,7 +164,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         args.tenants = tenants_path
         settings = _settings(args)
         tenants = load_tenants(tenants_path, settings.default_time_zone)
-        return run_worker(settings, tenants, banner=up_banner(broker.url, settings, log))
+        if args.demo:
+            from rta_cli.demo import start_demo
+
+            stop = start_demo(settings, args.demo_agents)
+        try:
+            return run_worker(settings, tenants, banner=up_banner(
+                broker.url, settings, log, demo_agents=args.demo_agents if args.demo else None))
+        finally:
+            if args.demo:
+                stop.set()
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -240,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenants", help="tenants file (default examples/tenants.toml if present)")
     p.add_argument("--tenant-timezone")
     p.add_argument("--data-dir", help="where logs and state go (default var/up)")
+    p.add_argument("--demo", action="store_true",
+                   help="feed a simulated centre (yesterday and today, as if live)")
+    p.add_argument("--demo-agents", type=_positive, default=20)
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("produce", help="send an event log (JSON Lines) to the input topics")
@@ -268,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="agents in the (slow) from-scratch baseline run (core)")
     p.add_argument("--live-seconds", type=float, default=30.0,
                    help="length of the live latency run (pipeline)")
+    p.add_argument("--live-only", action="store_true",
+                   help="pipeline: skip the backlog; seed --agents logged-in agents and "
+                        "measure live latency at that scale")
     p.set_defaults(func=cmd_bench)
     return parser
 

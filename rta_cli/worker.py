@@ -40,7 +40,15 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     return 0
 
 
-def up_banner(broker: str, settings: WorkerSettings, log: Path) -> str:
+def up_banner(broker: str, settings: WorkerSettings, log: Path,
+              demo_agents: int | None = None) -> str:
+    if demo_agents is None:
+        demo = f"  try:  rta demo --broker {broker}\n"
+    else:
+        demo = (f"  demo: {demo_agents} agents of tenant northwind (America/Chicago), "
+                f"yesterday and today, fed as the clock goes\n"
+                f"  watch: rta tail {settings.topic_alerts} --broker {broker}\n"
+                f"         rta tail {settings.topic_adherence} --latest --broker {broker}\n")
     return f"""
 rta is up.
   broker (Kafka protocol, in memory): {broker}
@@ -48,7 +56,6 @@ rta is up.
   send schedules to      {settings.topic_schedule}      key tenantId:agentId
   results on             {settings.topic_adherence}, {settings.topic_status}, \
 {settings.topic_alerts}, {settings.topic_deadletter}
-  try:  rta demo --broker {broker}
-  broker log: {log}
+{demo}  broker log: {log}
 Ctrl-C stops everything (the broker keeps data in memory only).
 """

@@ -43,3 +43,41 @@ def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
     time.sleep(0.5)
     with socket.socket() as s:  # the broker is gone too
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
+    """`rta up --demo` (what ./scripts/start runs): yesterday's summaries appear at
+    once, today's events are never ahead of the clock (nothing dead-lettered)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    out = tmp_path / "up.out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rta_cli.main", "up", "--demo", "--demo-agents", "4",
+         "--data-dir", str(tmp_path / "var")],
+        stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
+             "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3", "RTA_EMIT_SECONDS": "0.5"})
+    try:
+        banner = wait_for(lambda: re.search(r"kafka://127\.0\.0\.1:(\d+)", out.read_text())
+                          if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
+        assert "demo: 4 agents of tenant northwind" in out.read_text()
+        broker = LocalBroker(port=int(banner.group(1)))
+        yesterday = (datetime.now(ZoneInfo("America/Chicago")).date()
+                     - timedelta(days=1)).isoformat()
+
+        def yesterdays() -> dict[str, object]:
+            return {k: v for k, v in latest(broker, "rta.adherence").items()
+                    if v["date"] == yesterday}
+
+        summaries = wait_for(lambda: len(yesterdays()) == 4 and yesterdays(), timeout=90)
+        assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
+        assert all(v["scheduledSeconds"] > 0 for v in summaries.values())
+        assert latest(broker, "rta.deadletter") == {}
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(30) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

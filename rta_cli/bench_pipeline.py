@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +217,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@contextmanager
+def _bench_broker(tenants_text: str) -> Iterator[tuple[Path, Path, WorkerSettings]]:
+    """A temporary directory with the tenants file, a local broker, the topics."""
+    with tempfile.TemporaryDirectory(prefix="rta-bench-") as d:
+        tmp = Path(d)
+        tenants_file = tmp / "tenants.toml"
+        tenants_file.write_text(tenants_text)
+        with LocalBroker(log=tmp / "broker.log") as broker:
+            settings = WorkerSettings(broker_url=broker.url)
+            asyncio.run(ensure_topics(settings))
+            yield tmp, tenants_file, settings
+
+
 def bench_live(agents: int, live_seconds: float) -> int:
     """The live phase alone, at scale: seed N logged-in agents, then measure."""
     tenant, hour = "bench", 3_600_000
@@ -229,38 +244,32 @@ def bench_live(agents: int, live_seconds: float) -> int:
         "tenantId": tenant, "acdServerId": "1", "acdAgentId": acd, "gisStateIdentifier": 3,
         "timestamp": now - hour + i % 60_000, "eventId": f"login-{acd}"}}
         for i, (_, acd) in enumerate(idents)]
-    tenants_text = f'[tenants.{tenant}]\ntime_zone = "UTC"\n'
-    with tempfile.TemporaryDirectory(prefix="rta-bench-") as d:
-        tmp = Path(d)
-        tenants_file = tmp / "tenants.toml"
-        tenants_file.write_text(tenants_text)
-        with LocalBroker(log=tmp / "broker.log") as broker:
-            settings = WorkerSettings(broker_url=broker.url)
-            asyncio.run(ensure_topics(settings))
-            proc, log = _start_worker(broker.url, tmp, tenants_file)
-            try:
-                t0 = time.perf_counter()
-                asyncio.run(produce_records(settings, schedules))
-                if not _wait_applied(proc, log, agents, 1800):
-                    return 1
-                asyncio.run(produce_records(settings, logins))
-                if not _wait_applied(proc, log, 2 * agents, 1800):
-                    return 1
-                print(f"seeded {agents:,} agents (a schedule and a login each) in "
-                      f"{time.perf_counter() - t0:.0f} s; worker RSS {_rss_mib(proc.pid):,.0f} MiB")
-                time.sleep(5)  # let the first summaries go out
-                windows: dict[int, list[float]] = {}
-                lat = asyncio.run(_live(settings, tenant, idents, live_seconds, windows))
-                print(f"  live: {agents:,} agents x 1 change/min ({agents / 60:,.0f} events/s) "
-                      f"for {live_seconds:.0f} s: state change -> rta.agent-status "
-                      f"p50 {_pct(lat, 50):,.0f} ms, p99 {_pct(lat, 99):,.0f} ms, "
-                      f"max {max(lat, default=float('nan')):,.0f} ms ({len(lat):,} samples; "
-                      f"target p99 <= 500 ms at 100,000 agents); worker RSS "
-                      f"{_rss_mib(proc.pid):,.0f} MiB")
-                print("    p99 by 10-s window of the run: " + ", ".join(
-                    f"{w * 10}s {_pct(v, 99):,.0f} ms" for w, v in sorted(windows.items())))
-            finally:
-                _stop(proc)
+    with _bench_broker(f'[tenants.{tenant}]\ntime_zone = "UTC"\n') as (tmp, tenants_file,
+                                                                      settings):
+        proc, log = _start_worker(settings.broker_url, tmp, tenants_file)
+        try:
+            t0 = time.perf_counter()
+            asyncio.run(produce_records(settings, schedules))
+            if not _wait_applied(proc, log, agents, 1800):
+                return 1
+            asyncio.run(produce_records(settings, logins))
+            if not _wait_applied(proc, log, 2 * agents, 1800):
+                return 1
+            print(f"seeded {agents:,} agents (a schedule and a login each) in "
+                  f"{time.perf_counter() - t0:.0f} s; worker RSS {_rss_mib(proc.pid):,.0f} MiB")
+            time.sleep(5)  # let the first summaries go out
+            windows: dict[int, list[float]] = {}
+            lat = asyncio.run(_live(settings, tenant, idents, live_seconds, windows))
+            print(f"  live: {agents:,} agents x 1 change/min ({agents / 60:,.0f} events/s) "
+                  f"for {live_seconds:.0f} s: state change -> rta.agent-status "
+                  f"p50 {_pct(lat, 50):,.0f} ms, p99 {_pct(lat, 99):,.0f} ms, "
+                  f"max {max(lat, default=float('nan')):,.0f} ms ({len(lat):,} samples; "
+                  f"target p99 <= 500 ms at 100,000 agents); worker RSS "
+                  f"{_rss_mib(proc.pid):,.0f} MiB")
+            print("    p99 by 10-s window of the run: " + ", ".join(
+                f"{w * 10}s {_pct(v, 99):,.0f} ms" for w, v in sorted(windows.items())))
+        finally:
+            _stop(proc)
     return 0
 
 
@@ -272,55 +281,49 @@ def bench_pipeline(agents: int, days: int, live_seconds: float) -> int:
     n_states = sum(1 for r in records if r["kind"] == "state")
     tenants_text = f'[tenants.bench]\ntime_zone = "{spec.time_zone}"\n'
     tenants = TenantsConfig.from_toml(tenants_text)
-    with tempfile.TemporaryDirectory(prefix="rta-bench-") as d:
-        tmp = Path(d)
-        tenants_file = tmp / "tenants.toml"
-        tenants_file.write_text(tenants_text)
-        with LocalBroker(log=tmp / "broker.log") as broker:
-            settings = WorkerSettings(broker_url=broker.url)
-            asyncio.run(ensure_topics(settings))
-            t0 = time.perf_counter()
-            asyncio.run(produce_records(settings, records))
-            print(f"produced {items:,} records ({n_states:,} state events, {agents:,} agents, "
-                  f"{days} day(s)) in {time.perf_counter() - t0:.1f} s")
+    with _bench_broker(tenants_text) as (tmp, tenants_file, settings):
+        t0 = time.perf_counter()
+        asyncio.run(produce_records(settings, records))
+        print(f"produced {items:,} records ({n_states:,} state events, {agents:,} agents, "
+              f"{days} day(s)) in {time.perf_counter() - t0:.1f} s")
 
-            base = asyncio.run(_baseline(settings, records, tenants))
-            print(f"  baseline, plain aiokafka (decode, reducer, 2 records out per event): "
-                  f"{base:,.0f} events/s")
+        base = asyncio.run(_baseline(settings, records, tenants))
+        print(f"  baseline, plain aiokafka (decode, reducer, 2 records out per event): "
+              f"{base:,.0f} events/s")
 
-            proc, log = _start_worker(broker.url, tmp, tenants_file)
-            try:
-                deadline = time.monotonic() + 900
-                while time.monotonic() < deadline:
-                    rows = _stats(log)
-                    if rows and rows[-1][2] >= items:
-                        break
-                    if proc.poll() is not None:
-                        print(log.read_text()[-3000:], file=sys.stderr)
-                        return 1
-                    time.sleep(0.5)
+        proc, log = _start_worker(settings.broker_url, tmp, tenants_file)
+        try:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
                 rows = _stats(log)
-                moving = [r for r in rows if r[1] > 0]
-                if not moving or rows[-1][2] < items:
-                    print(f"the worker did not finish the backlog: {rows[-1:]}", file=sys.stderr)
+                if rows and rows[-1][2] >= items:
+                    break
+                if proc.poll() is not None:
+                    print(log.read_text()[-3000:], file=sys.stderr)
                     return 1
-                first = moving[0]
-                last = next(r for r in rows if r[2] >= items)
-                # the first line with progress already counts work since the start:
-                # measure from the line before it (or assume 0.5 s)
-                i = rows.index(first)
-                t_start = rows[i - 1][0] if i > 0 else first[0] - 0.5
-                rate = items / max(last[0] - t_start, 1e-9)
-                print(f"  rta worker (faust), catch-up of the backlog: {rate:,.0f} events/s "
-                      f"(ratio to the baseline {rate / base:.2f}; target >= 5,000 and >= 0.25)")
+                time.sleep(0.5)
+            rows = _stats(log)
+            moving = [r for r in rows if r[1] > 0]
+            if not moving or rows[-1][2] < items:
+                print(f"the worker did not finish the backlog: {rows[-1:]}", file=sys.stderr)
+                return 1
+            first = moving[0]
+            last = next(r for r in rows if r[2] >= items)
+            # the first line with progress already counts work since the start:
+            # measure from the line before it (or assume 0.5 s)
+            i = rows.index(first)
+            t_start = rows[i - 1][0] if i > 0 else first[0] - 0.5
+            rate = items / max(last[0] - t_start, 1e-9)
+            print(f"  rta worker (faust), catch-up of the backlog: {rate:,.0f} events/s "
+                  f"(ratio to the baseline {rate / base:.2f}; target >= 5,000 and >= 0.25)")
 
-                known = sorted({(r["body"].get("acdServerId", "1"), r["body"]["acdAgentId"])
-                                for r in records if r["kind"] == "state"})
-                lat = asyncio.run(_live(settings, spec.tenant, known, live_seconds))
-                print(f"  live: {len(known):,} agents x 1 change/min ({len(known) / 60:,.0f} "
-                      f"events/s) for {live_seconds:.0f} s: state change -> rta.agent-status "
-                      f"p50 {_pct(lat, 50):,.0f} ms, p99 {_pct(lat, 99):,.0f} ms "
-                      f"({len(lat):,} samples; target p99 <= 500 ms at 100,000 agents)")
-            finally:
-                _stop(proc)
+            known = sorted({(r["body"].get("acdServerId", "1"), r["body"]["acdAgentId"])
+                            for r in records if r["kind"] == "state"})
+            lat = asyncio.run(_live(settings, spec.tenant, known, live_seconds))
+            print(f"  live: {len(known):,} agents x 1 change/min ({len(known) / 60:,.0f} "
+                  f"events/s) for {live_seconds:.0f} s: state change -> rta.agent-status "
+                  f"p50 {_pct(lat, 50):,.0f} ms, p99 {_pct(lat, 99):,.0f} ms "
+                  f"({len(lat):,} samples; target p99 <= 500 ms at 100,000 agents)")
+        finally:
+            _stop(proc)
     return 0

@@ -15,18 +15,29 @@ from rta_cli.local_broker import LocalBroker
 from tests.streams.conftest import latest, wait_for
 
 
-def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
+def start_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+             ) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """Start `rta up ARGS` from the repository; returns it, its output file and the
+    broker port once the banner is printed."""
     out = tmp_path / "up.out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rta_cli.main", "up", "--data-dir", str(tmp_path / "var")],
+        [sys.executable, "-m", "rta_cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
         cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
-             "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3"})
+             "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3", **(env or {})})
     try:
         banner = wait_for(lambda: re.search(r"kafka://127\.0\.0\.1:(\d+)", out.read_text())
                           if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
-        port = int(banner.group(1))
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, out, int(banner.group(1))
+
+
+def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
+    proc, _, port = start_up(tmp_path)
+    try:
         url = f"kafka://127.0.0.1:{port}"
         demo = subprocess.run([sys.executable, "-m", "rta_cli.main", "demo", "--broker", url,
                                "--agents", "3"], capture_output=True, timeout=60, check=True)
@@ -51,19 +62,11 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    out = tmp_path / "up.out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rta_cli.main", "up", "--demo", "--demo-agents", "4",
-         "--data-dir", str(tmp_path / "var")],
-        stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
-        cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
-             "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3", "RTA_EMIT_SECONDS": "0.5"})
+    proc, out, port = start_up(tmp_path, "--demo", "--demo-agents", "4",
+                               env={"RTA_EMIT_SECONDS": "0.5"})
     try:
-        banner = wait_for(lambda: re.search(r"kafka://127\.0\.0\.1:(\d+)", out.read_text())
-                          if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
         assert "demo: 4 agents of tenant northwind" in out.read_text()
-        broker = LocalBroker(port=int(banner.group(1)))
+        broker = LocalBroker(port=port)
         yesterday = (datetime.now(ZoneInfo("America/Chicago")).date()
                      - timedelta(days=1)).isoformat()
 

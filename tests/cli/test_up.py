@@ -9,16 +9,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rta_cli.local_broker import LocalBroker
 from tests.streams.conftest import latest, wait_for
 
 
-def start_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
-             ) -> tuple[subprocess.Popen[bytes], Path, int]:
-    """Start `rta up ARGS` from the repository; returns it, its output file and the
-    broker port once the banner is printed."""
+@contextmanager
+def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+           ) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
+    """`rta up ARGS` run from the repository: yields it, its output file and the
+    broker port once the banner is printed; kills it if the test left it running."""
     out = tmp_path / "up.out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rta_cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
@@ -29,15 +32,15 @@ def start_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     try:
         banner = wait_for(lambda: re.search(r"kafka://127\.0\.0\.1:(\d+)", out.read_text())
                           if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
-    except BaseException:
-        proc.kill()
-        raise
-    return proc, out, int(banner.group(1))
+        yield proc, out, int(banner.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
-    proc, _, port = start_up(tmp_path)
-    try:
+    with rta_up(tmp_path) as (proc, _, port):
         url = f"kafka://127.0.0.1:{port}"
         demo = subprocess.run([sys.executable, "-m", "rta_cli.main", "demo", "--broker", url,
                                "--agents", "3"], capture_output=True, timeout=60, check=True)
@@ -47,10 +50,6 @@ def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
         assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) is not None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     time.sleep(0.5)
     with socket.socket() as s:  # the broker is gone too
         assert s.connect_ex(("127.0.0.1", port)) != 0
@@ -62,9 +61,8 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    proc, out, port = start_up(tmp_path, "--demo", "--demo-agents", "4",
-                               env={"RTA_EMIT_SECONDS": "0.5"})
-    try:
+    with rta_up(tmp_path, "--demo", "--demo-agents", "4",
+                env={"RTA_EMIT_SECONDS": "0.5"}) as (proc, out, port):
         assert "demo: 4 agents of tenant northwind" in out.read_text()
         broker = LocalBroker(port=port)
         yesterday = (datetime.now(ZoneInfo("America/Chicago")).date()
@@ -80,7 +78,3 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
         assert latest(broker, "rta.deadletter") == {}
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) is not None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)

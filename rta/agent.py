@@ -180,10 +180,10 @@ class AgentReducer:
             floor = horizon if floor is None else max(floor, horizon)
         if floor is None:
             return False
-        if self.floor is not None and (floor < self.floor or (floor == self.floor and at is None)):
-            if at is None:
+        if self.floor is not None:
+            if floor <= self.floor and at is None:
                 return False
-            floor = self.floor
+            floor = max(floor, self.floor)
         first = cal.ordinal(floor)
         self.floor = floor
         dropped = False
@@ -210,6 +210,10 @@ class AgentReducer:
         self.emitted = {o for o in self.emitted if o >= first}
         self.schedule.drop_before(floor)
         return True
+
+    def _floor_day(self) -> int | None:
+        """The first day that is not final (None: no day is)."""
+        return None if self.floor is None else self.ctx.calendar.ordinal(self.floor)
 
     def _horizon_reach(self) -> int | None:
         """The oldest instant a state event may still be applied at: the lateness
@@ -497,10 +501,8 @@ class AgentReducer:
             end = eff.run_end(i)
             end = limit if end is None else min(end, limit)
             days.update(range(cal.ordinal(t), cal.ordinal(end - 1) + 1))
-        if self.floor is not None:
-            first = cal.ordinal(self.floor)
-            return sorted(o for o in days if o >= first)
-        return sorted(days)
+        first = self._floor_day()
+        return sorted(o for o in days if first is None or o >= first)
 
     def _schedule_horizon(self) -> int | None:
         end = self.schedule.last_end()
@@ -544,8 +546,8 @@ class AgentReducer:
         self._open_run_days(as_of)
         days = self.changed | (extra or set())
         self.changed = set()
-        if self.floor is not None:
-            first = self.ctx.calendar.ordinal(self.floor)
+        first = self._floor_day()
+        if first is not None:
             days = {o for o in days if o >= first}
         out = []
         for o in sorted(days):

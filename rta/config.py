@@ -20,6 +20,25 @@ from rta.states import parse_state
 
 DAY_S = 86_400
 _API_KEY = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PASSWORD = re.compile(r"^pbkdf2_sha256\$[0-9]{4,9}\$[0-9a-f]{16,128}\$[0-9a-f]{64}$")
+
+
+class UserSettings(BaseModel):
+    """A user of the Webex-style session login (``POST /api/rest/authorize``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: str = Field(min_length=1)
+    password: str  # stored hashed: see ``rta hash-password``
+
+    @field_validator("password")
+    @classmethod
+    def _hashed(cls, v: str) -> str:
+        if not _PASSWORD.match(v):
+            raise ValueError("passwords are stored hashed: "
+                             "'pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>' "
+                             "(make one with `rta hash-password`)")
+        return v
 
 
 class RuleOverrideSettings(BaseModel):
@@ -58,6 +77,7 @@ class TenantSettings(BaseModel):
 
     time_zone: str = "UTC"
     api_keys: tuple[str, ...] = ()
+    users: tuple[UserSettings, ...] = ()
     alert_after_seconds: int = Field(60, gt=0)
     alert_after_seconds_by_category: dict[str, int] = Field(default_factory=dict)
     switch_tolerance_seconds: int = Field(0, ge=0)
@@ -82,7 +102,8 @@ class TenantSettings(BaseModel):
     def _keys(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for key in v:
             if not _API_KEY.match(key):
-                raise ValueError("api keys are stored hashed: 'sha256:<64 lowercase hex>'")
+                raise ValueError("api keys are stored hashed: 'sha256:<64 lowercase hex>' "
+                                 "(make one with `rta api-key`)")
         return v
 
     @field_validator("alert_after_seconds_by_category")

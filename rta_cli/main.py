@@ -135,6 +135,8 @@ def _settings(args: argparse.Namespace) -> WorkerSettings:
         "partitions": getattr(args, "partitions", None),
         "store": getattr(args, "store", None),
         "data_dir": getattr(args, "data_dir", None),
+        "web_bind": getattr(args, "web_bind", None),
+        "web_advertised_url": getattr(args, "web_advertised_url", None),
     }.items() if v is not None}
     return WorkerSettings(**over)
 
@@ -162,6 +164,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         args.broker = broker.url
         args.data_dir = str(base / "worker")
         args.tenants = tenants_path
+        # one machine: the API listens on localhost only
+        args.web_bind = "127.0.0.1"
+        args.web_advertised_url = f"http://127.0.0.1:{args.web_port or 6066}"
         settings = _settings(args)
         tenants = load_tenants(tenants_path, settings.default_time_zone)
         if args.demo:
@@ -202,6 +207,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"sent {n} records of a {args.agents}-agent demo day ({args.start}); now try:\n"
           f"  rta tail rta.adherence --latest --broker {args.broker}\n"
           f"  rta tail rta.alerts --broker {args.broker}", file=sys.stderr)
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    from api.auth import hash_api_key, new_api_key
+
+    key = args.key or new_api_key()
+    print(f"key (give it to the client; it is not stored): {key}", file=sys.stderr)
+    print("tenants file line (the key's hash):", file=sys.stderr)
+    print(f'api_keys = ["{hash_api_key(key)}"]')
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from api.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("rta hash-password: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("rta hash-password: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 
@@ -254,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="feed a simulated centre (yesterday and today, as if live)")
     p.add_argument("--demo-agents", type=_positive, default=20)
+    p.add_argument("--web-port", type=int, help="HTTP API port (default 6066)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("produce", help="send an event log (JSON Lines) to the input topics")
@@ -273,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 6))
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("api-key", help="make an HTTP API key and the hash for the tenants file")
+    p.add_argument("--key", help="hash this key instead of making a new one")
+    p.set_defaults(func=cmd_api_key)
+
+    p = sub.add_parser("hash-password",
+                       help="hash a session login password for the tenants file (reads stdin)")
+    p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser("bench", help="print performance figures")
     p.add_argument("what", choices=["core", "pipeline"])

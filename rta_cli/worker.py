@@ -49,8 +49,11 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path,
                 f"yesterday and today, fed as the clock goes\n"
                 f"  watch: rta tail {settings.topic_alerts} --broker {broker}\n"
                 f"         rta tail {settings.topic_adherence} --latest --broker {broker}\n")
+    api = f"http://127.0.0.1:{settings.web_port}"
     return f"""
 rta is up.
+  HTTP API: {api}  (OpenAPI: {api}/openapi.json; demo key in examples/tenants.toml)
+    curl -H 'x-api-key: northwind-demo-key' {api}/v1/agents/1000/status
   broker (Kafka protocol, in memory): {broker}
   send state events to   {settings.topic_state}   key tenantId:acdServerId:acdAgentId
   send schedules to      {settings.topic_schedule}      key tenantId:agentId

@@ -154,7 +154,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         producer_linger=settings.producer_linger,
         producer_max_batch_size=settings.producer_max_batch_size,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,
+        web_enabled=False,  # the HTTP API is our own aiohttp server (streams.api_backend)
+        canonical_url=settings.advertised_url,  # shared through the assignor: who owns what
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -171,6 +172,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     status_out = topic(settings.topic_status, compacting=True)
     alerts_out = topic(settings.topic_alerts)
     deadletter_out = topic(settings.topic_deadletter)
+    sessions_topic = topic(settings.topic_sessions, compacting=True)
     directory_topic = topic(f"{settings.app_id}-directory", internal=True)
     agent_input = topic(f"{settings.app_id}-agent-input", internal=True)
 
@@ -687,6 +689,13 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     async def _recovered(sender: Any, **kwargs: Any) -> None:
         rt.ready = True  # tables hold every changelog record of the assigned partitions
+
+    if settings.web_enabled:
+        from streams.api_backend import WorkerBackend, api_service
+
+        backend = WorkerBackend(app, rt, settings, tenants, state_in, schedule_in,
+                                sessions_topic, agents, agent_input.get_topic_name())
+        app.service(api_service(backend, settings, tenants))
 
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]

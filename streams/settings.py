@@ -16,7 +16,15 @@ class WorkerSettings(BaseSettings):
     broker_url: str = "kafka://localhost:9092"
     tenants_file: Path | None = None
     default_time_zone: str = "UTC"
-    web_port: int = 6066
+    web_port: int = Field(6066, ge=1, le=65535)  # the HTTP API
+    web_enabled: bool = True
+    web_bind: str = "0.0.0.0"
+    # how other workers reach this one (requests for agents it owns are sent here)
+    web_advertised_url: str | None = None
+    api_max_body_bytes: int = Field(10_000_000, gt=0)
+    api_max_batch_items: int = Field(10_000, gt=0)
+    api_history_days: int = Field(8, gt=0)  # days of summaries each worker keeps for queries
+    session_idle_seconds: int = Field(7200, gt=0)  # Webex: two hours of inactivity
     app_id: str = "rta"
     data_dir: Path = Path("var/worker")
     store: str = "memory://"  # "rocksdb://" in production
@@ -61,6 +69,18 @@ class WorkerSettings(BaseSettings):
     def bootstrap(self) -> str:
         """``HOST:PORT[,HOST:PORT]`` for plain Kafka clients."""
         return self.broker_url.removeprefix("kafka://").rstrip("/").replace(";", ",")
+
+    @property
+    def topic_sessions(self) -> str:
+        return f"{self.app_id}-sessions"
+
+    @property
+    def advertised_url(self) -> str:
+        if self.web_advertised_url:
+            return self.web_advertised_url.rstrip("/")
+        import socket
+
+        return f"http://{socket.gethostname()}:{self.web_port}"
 
     def input_topics(self) -> list[str]:
         return [self.topic_state, self.topic_schedule]

@@ -1,0 +1,66 @@
+"""What the HTTP API needs from the rest of the engine (implemented in ``streams``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rta.config import TenantSettings
+from rta.models import ScheduleMessage, StateEvent
+
+
+@dataclass(frozen=True)
+class Session:
+    tenant: str
+    user: str
+    created: int  # epoch ms
+    last_seen: int  # epoch ms; the idle timeout counts from here
+
+
+class Unavailable(Exception):
+    """The engine cannot answer right now (broker down, rebalancing): HTTP 503."""
+
+
+class SessionStore(Protocol):
+    async def get(self, key: str) -> Session | None:
+        """The session stored under ``key`` (a digest), seen by every worker."""
+
+    async def put(self, key: str, session: Session) -> None:
+        """Store (or refresh) a session; returns once the broker has it."""
+
+    async def delete(self, key: str) -> None: ...
+
+
+class Backend(Protocol):
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    def tenant_settings(self, tenant: str) -> TenantSettings: ...
+
+    async def publish_states(self, events: list[StateEvent]) -> None:
+        """Send to the state topic; returns once the broker acknowledged every record."""
+
+    async def publish_schedules(self, messages: list[tuple[ScheduleMessage, dict[str, Any]]]
+                                ) -> None:
+        """Send (parsed, as received) schedule messages to the schedule topic."""
+
+    def status(self, tenant: str, agent_id: str) -> dict[str, Any] | None:
+        """The agent's latest live status, or None if the tenant has no such agent."""
+
+    def summaries(self, tenant: str, date: str) -> list[dict[str, Any]] | None:
+        """Every day summary of the tenant's agents for ``date`` (None: date not kept)."""
+
+    async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                       to_ts: int, credentials: dict[str, str]) -> list[dict[str, Any]]:
+        """Real-Time Agent States entries of these agents (None: all), whichever
+        worker owns them; ``credentials`` are the caller's, passed on to other workers."""
+
+    def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                       to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+        """The entries of agents this worker owns, and the partitions it answered for."""
+
+    def health(self) -> dict[str, Any]:
+        """``{"ready": bool, "checks": {name: {"ok": bool, ...}}}``."""
+
+    def engine_metrics(self) -> list[tuple[str, str, str, float]]:
+        """Engine figures for ``/metrics``: (name, "counter" or "gauge", help, value)."""

@@ -1,0 +1,283 @@
+"""The HTTP API's view of a worker (``api.ports.Backend``) and its service.
+
+* Writes (ingest, sessions) go through the worker's producer and return once
+  the broker acknowledged them.
+* Status and adherence are read from the query views (``streams.views``): any
+  worker answers for any agent.
+* Real-time agent states come from the reducers, which live on the worker
+  owning the agent's partition: the worker that gets the request asks every
+  worker of the group (``/internal/v1/activity``, with the caller's
+  credentials) and merges, checking that every partition answered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from mode import Service
+
+from api.app import Api, ApiConfig
+from api.auth import Authenticator
+from api.ports import Session, Unavailable
+from rta.agent import AgentReducer
+from rta.config import TenantsConfig, TenantSettings
+from rta.models import ScheduleMessage, StateEvent
+from rta.queries import activity_detail
+from streams.codec import agent_key, encode, identity_key
+from streams.settings import WorkerSettings
+from streams.views import TopicViews
+
+log = logging.getLogger("rta.api")
+ACK_TIMEOUT = 30.0  # seconds to wait for the broker's acknowledgement of an ingest
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TopicSessions:
+    """Sessions in a compacted topic (key: digest of the session id), read by
+    every worker's views: a session works on any worker, ends on all."""
+
+    def __init__(self, views: TopicViews, topic: Any) -> None:
+        self.views, self.topic = views, topic
+
+    async def get(self, key: str) -> Session | None:
+        found = self.views.sessions.get(key)
+        if found is None:  # maybe just created through another worker
+            await self.views.sync(self.views.settings.topic_sessions, timeout=2.0)
+            found = self.views.sessions.get(key)
+        return found
+
+    async def put(self, key: str, session: Session) -> None:
+        await _acked(await self.topic.send(key=key.encode(),
+                                           value=self.views.session_record(session)))
+        self.views.sessions[key] = session
+
+    async def delete(self, key: str) -> None:
+        await _acked(await self.topic.send(key=key.encode(), value=None))
+        self.views.sessions.pop(key, None)
+
+
+async def _acked(*futures: Any) -> None:
+    try:
+        await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
+    except TimeoutError:
+        raise Unavailable(f"the broker did not acknowledge within {ACK_TIMEOUT:.0f} s; "
+                          "retry (eventIds make retries harmless)") from None
+    except Exception as exc:
+        raise Unavailable(f"the broker refused the write ({type(exc).__name__}); retry "
+                          "(eventIds make retries harmless)") from None
+
+
+class WorkerBackend:
+    def __init__(self, app: Any, rt: Any, settings: WorkerSettings, tenants: TenantsConfig,
+                 state_topic: Any, schedule_topic: Any, sessions_topic: Any,
+                 agents_table: Any, agent_input_topic: str) -> None:
+        self.app, self.rt, self.settings, self.tenants = app, rt, settings, tenants
+        self.state_topic, self.schedule_topic = state_topic, schedule_topic
+        self.agents_table, self.agent_input_topic = agents_table, agent_input_topic
+        self.views = TopicViews(settings)
+        self.sessions = TopicSessions(self.views, sessions_topic)
+        self.http: aiohttp.ClientSession | None = None
+
+    def tenant_settings(self, tenant: str) -> TenantSettings:
+        return self.tenants.get(tenant)
+
+    # ------------------------------------------------------------------ writes
+    async def publish_states(self, events: list[StateEvent]) -> None:
+        futures = []
+        try:
+            for ev in events:
+                key = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
+                futures.append(await self.state_topic.send(key=key.encode(),
+                                                           value=encode(ev.to_json())))
+        except Exception as exc:
+            raise Unavailable(f"could not send to the broker ({type(exc).__name__}); retry "
+                              "(eventIds make retries harmless)") from None
+        await _acked(*futures)
+
+    async def publish_schedules(self, messages: list[tuple[ScheduleMessage, dict[str, Any]]]
+                                ) -> None:
+        futures = []
+        try:
+            for msg, raw in messages:
+                key = agent_key(msg.tenant_id, str(msg.agent_id))
+                futures.append(await self.schedule_topic.send(key=key.encode(),
+                                                              value=encode(raw)))
+        except Exception as exc:
+            raise Unavailable(f"could not send to the broker ({type(exc).__name__}); "
+                              "retry") from None
+        await _acked(*futures)
+
+    # ------------------------------------------------------------------ views
+    def status(self, tenant: str, agent_id: str) -> dict[str, Any] | None:
+        raw = self.views.status.get((tenant, agent_id))
+        return None if raw is None else orjson.loads(raw)
+
+    def summaries(self, tenant: str, date: str) -> list[dict[str, Any]] | None:
+        if not self.views.kept(tenant, date):
+            return None
+        return [orjson.loads(v) for v in self.views.days.get((tenant, date), {}).values()]
+
+    # ------------------------------------------------------------------ reducers
+    def _assigned(self) -> set[int]:
+        return {tp.partition for tp in self.app.consumer.assignment()
+                if tp.topic == self.agent_input_topic}
+
+    def _reducer(self, akey: str, tenant: str) -> AgentReducer | None:
+        reducer = self.rt.reducers.get(akey)
+        if reducer is not None:
+            return reducer if reducer.ctx.tenant_id == tenant else None
+        snap = self.agents_table.get(akey)
+        if snap is None:
+            return None
+        # read-only: a copy from the table, not registered (no timers, no emits)
+        return AgentReducer.restore(self.rt.context(tenant), snap)
+
+    def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                       to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+        if not self.rt.ready or self.app.rebalancing:
+            raise Unavailable("this worker is rebalancing; retry")
+        assigned = self._assigned()
+        if agent_ids is None:
+            keys = [k for k, r in self.rt.reducers.items() if r.ctx.tenant_id == tenant]
+            prefix = f"{tenant}:"
+            keys += [k for k in self.agents_table
+                     if k.startswith(prefix) and k not in self.rt.reducers]
+        else:
+            keys = [agent_key(tenant, a) for a in agent_ids]
+        rows = []
+        for akey in keys:
+            if self.rt.partition_of(akey) not in assigned:
+                continue
+            reducer = self._reducer(akey, tenant)
+            if reducer is None or agent_key(tenant, reducer.agent_key) != akey:
+                continue
+            row = activity_detail(reducer, from_ts, to_ts)
+            if row is not None:
+                rows.append(row)
+        return rows, sorted(assigned)
+
+    async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                       to_ts: int, credentials: dict[str, str]) -> list[dict[str, Any]]:
+        me = self.settings.advertised_url
+        hosts = self._hosts()
+        rows: list[dict[str, Any]] = []
+        covered: list[int] = []
+        remote = [h for h in hosts if h != me]
+        if me in hosts or not hosts:
+            local, parts = self.local_activity(tenant, agent_ids, from_ts, to_ts)
+            rows += local
+            covered += parts
+        body = {"agentIds": agent_ids or [], "fromTime": from_ts, "toTime": to_ts}
+        for answer in await asyncio.gather(*(self._ask(h, body, credentials) for h in remote)):
+            rows += answer["agents"]
+            covered += answer["partitions"]
+        if sorted(covered) != list(range(self.settings.partitions)):
+            raise Unavailable("the group is rebalancing (not every partition answered "
+                              "exactly once); retry")
+        return rows
+
+    def _hosts(self) -> list[str]:
+        try:
+            table = self.app.router.table_metadata(self.agents_table.name)
+        except Exception:
+            return []
+        return sorted(str(url).rstrip("/") for url in table)
+
+    async def _ask(self, host: str, body: dict[str, Any], credentials: dict[str, str]
+                   ) -> dict[str, Any]:
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        try:
+            async with self.http.post(f"{host}/internal/v1/activity", data=orjson.dumps(body),
+                                      headers={**credentials,
+                                               "Content-Type": "application/json"}) as resp:
+                data = await resp.read()
+                if resp.status != 200:
+                    raise Unavailable(f"worker {host} answered {resp.status}; retry")
+                answer: dict[str, Any] = orjson.loads(data)
+                return answer
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unavailable(f"worker {host} is unreachable ({type(exc).__name__}); "
+                              "retry") from None
+
+    # ------------------------------------------------------------------ operations
+    def health(self) -> dict[str, Any]:
+        broker_age = time.monotonic() - self.views.broker_ok_at
+        assigned = self._assigned() if self.app.consumer is not None else set()
+        checks: dict[str, dict[str, Any]] = {
+            "broker": {"ok": broker_age < 10.0,
+                       "secondsSinceLastContact": round(broker_age, 1)},
+            "partitions": {"ok": bool(assigned), "assigned": sorted(assigned)},
+            "tables": {"ok": bool(self.rt.ready) and not self.app.rebalancing,
+                       "recovered": bool(self.rt.ready)},
+            "views": {"ok": self.views.caught_up, "lagRecords": self.views.lag()},
+        }
+        return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
+
+    def engine_metrics(self) -> list[tuple[str, str, str, float]]:
+        c = self.rt.counters
+        out = [(f"rta_{name}_total", "counter", help_, float(c.get(name, 0)))
+               for name, help_ in (
+                   ("routed", "input state events routed"),
+                   ("applied", "inputs applied by the reducers"),
+                   ("held", "state events held for an unknown ACD identity"),
+                   ("released", "held events released to their agent"),
+                   ("deadletter", "records sent to the dead-letter topic"),
+                   ("summaries", "day summaries published"),
+                   ("restored", "reducers restored from their snapshot"),
+                   ("pruned", "snapshots pruned to the lateness horizon"))]
+        out += [
+            ("rta_reducers", "gauge", "agents held in memory by this worker",
+             float(len(self.rt.reducers))),
+            ("rta_ready", "gauge", "1 when /readyz passes", float(self.health()["ready"])),
+            ("rta_view_lag_records", "gauge", "output records not yet in the query views",
+             float(self.views.lag())),
+            ("rta_view_summaries", "gauge", "day summaries kept for queries",
+             float(self.views.summary_count())),
+            ("rta_view_agents", "gauge", "agents with a live status",
+             float(len(self.views.status))),
+            ("rta_sessions", "gauge", "sessions known (not yet ended)",
+             float(len(self.views.sessions))),
+        ]
+        return out
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+
+def api_service(backend: WorkerBackend, settings: WorkerSettings, tenants: TenantsConfig
+                ) -> type[Service]:
+    """A service started with the faust app: the query views and the HTTP server."""
+    from aiohttp import web
+
+    class ApiService(Service):
+        runner: web.AppRunner | None = None
+
+        async def on_start(self) -> None:
+            await backend.views.start()
+            api = Api(backend, Authenticator(tenants), ApiConfig(
+                settings.api_max_body_bytes, settings.api_max_batch_items,
+                settings.session_idle_seconds, settings.advertised_url), now_ms)
+            self.runner = web.AppRunner(api.make_app(), access_log=None)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, settings.web_bind, settings.web_port)
+            await site.start()
+            log.info("HTTP API on %s:%d (advertised as %s)", settings.web_bind,
+                     settings.web_port, settings.advertised_url)
+
+        async def on_stop(self) -> None:
+            if self.runner is not None:
+                await self.runner.cleanup()
+            await backend.close()
+            await backend.views.stop()
+
+    return ApiService

@@ -1,0 +1,145 @@
+"""The HTTP API against a running worker on a real broker.
+
+One broker and worker per test module (starting them costs seconds); tests
+use their own agents or tenants so they do not disturb one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from api.auth import hash_api_key, hash_password
+from rta_cli.local_broker import LocalBroker
+from streams.settings import WorkerSettings
+from streams.topics import ensure_topics
+from tests.streams.conftest import Worker
+
+KEYS = {"northwind": "nw-key-0123456789abcdef", "contoso": "co-key-fedcba9876543210"}
+PASSWORDS = {"northwind": ("nw-sup", "nw-secret-pass"), "contoso": ("co-sup", "co-secret-pass")}
+SALT = b"fixed-test-salt!"
+
+
+def tenants_text(alert_after: int = 2) -> str:
+    out = []
+    for tenant, zone in (("northwind", "America/Chicago"), ("contoso", "Europe/Berlin")):
+        user, password = PASSWORDS[tenant]
+        out.append(f'[tenants.{tenant}]\ntime_zone = "{zone}"\n'
+                   f"alert_after_seconds = {alert_after}\n"
+                   f'api_keys = ["{hash_api_key(KEYS[tenant])}"]\n'
+                   f'users = [{{ user_id = "{user}", password = '
+                   f'"{hash_password(password, SALT, 1000)}" }}]\n')
+    return "\n".join(out)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Http:
+    base: str
+
+    def call(self, method: str, path: str, body: Any = None, *, key: str | None = None,
+             headers: dict[str, str] | None = None, raw: bytes | None = None,
+             timeout: float = 30) -> Reply:
+        hdrs = dict(headers or {})
+        if key is not None:
+            hdrs["x-api-key"] = key
+        data = raw if raw is not None else (None if body is None else orjson.dumps(body))
+        if data is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return Reply(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, exc.headers, exc.read())
+
+
+@dataclass
+class Service:
+    broker: LocalBroker
+    workers: list[Worker]
+    http: list[Http]
+    tenants: Path
+
+    @property
+    def api(self) -> Http:
+        return self.http[0]
+
+
+def start_worker(broker: LocalBroker, tmp: Path, tenants: Path, name: str,
+                 env: dict[str, str] | None = None) -> tuple[Worker, Http]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    w = Worker(broker, tmp, tenants, name, {
+        "RTA_WEB_PORT": str(port), "RTA_WEB_BIND": "127.0.0.1",
+        "RTA_WEB_ADVERTISED_URL": url, **(env or {})}).start()
+    http = Http(url)
+    wait_ready(http)
+    return w, http
+
+
+def wait_ready(http: Http, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = http.call("GET", "/readyz", timeout=5)
+            if last.status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{http.base} not ready: {last and last.body!r}")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    tmp = tmp_path_factory.mktemp("api")
+    tenants = tmp / "tenants.toml"
+    tenants.write_text(tenants_text())
+    with LocalBroker(log=tmp / "broker.log") as broker:
+        asyncio.run(ensure_topics(WorkerSettings(broker_url=broker.url)))
+        w, http = start_worker(broker, tmp, tenants, "w1",
+                               {"RTA_SESSION_IDLE_SECONDS": "3"})
+        try:
+            yield Service(broker, [w], [http], tenants)
+        finally:
+            w.kill(signal.SIGTERM)
+
+
+def wait_until(check: Any, timeout: float = 60, every: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise TimeoutError(f"condition not met in {timeout} s (last: {str(last)[:300]})")

@@ -178,13 +178,12 @@ class Api:
                            "with POST /api/rest/authorize")
         now = self.clock()
         if now - session.last_seen > self.config.session_idle_ms:
-            await self.backend.sessions.delete(key)
+            await self.backend.sessions.end(key)
             raise ApiError(401, "session_expired", "session expired after "
                            f"{self.config.session_idle_ms // 60_000} minutes of inactivity; "
                            "log in again")
         if now - session.last_seen >= self.config.touch_ms:
-            await self.backend.sessions.put(key, Session(session.tenant, session.user,
-                                                         session.created, now))
+            await self.backend.sessions.touch(key, now)
         return Principal(session.tenant, "session", session.user, key)
 
     async def _login(self, fields: dict[str, Any]) -> tuple[str, str]:
@@ -379,7 +378,7 @@ class Api:
         tenant, user = await self._login(fields)
         sid = new_session_id()
         now = self.clock()
-        await self.backend.sessions.put(digest(sid), Session(tenant, user, now, now))
+        await self.backend.sessions.create(digest(sid), Session(tenant, user, now, now))
         response = json_response({
             "sessionId": sid, "userId": user, "tenantId": tenant,
             "sessionTimeout": str(self.config.session_idle_ms // 60_000),
@@ -394,7 +393,7 @@ class Api:
                            "cookie of the session to end")
         principal = await self._session(sid)
         assert principal.session is not None
-        await self.backend.sessions.delete(principal.session)
+        await self.backend.sessions.end(principal.session)
         response = json_response({"ended": True})
         response.del_cookie(SESSION_COOKIE, path="/")
         return response

@@ -25,10 +25,14 @@ class SessionStore(Protocol):
     async def get(self, key: str) -> Session | None:
         """The session stored under ``key`` (a digest), seen by every worker."""
 
-    async def put(self, key: str, session: Session) -> None:
-        """Store (or refresh) a session; returns once the broker has it."""
+    async def create(self, key: str, session: Session) -> None:
+        """Store a new session; returns once the broker has it."""
 
-    async def delete(self, key: str) -> None: ...
+    async def touch(self, key: str, now: int) -> None:
+        """Record a use of the session (the idle timeout counts from the last one)."""
+
+    async def end(self, key: str) -> None:
+        """End the session for good (a touch racing with it cannot revive it)."""
 
 
 class Backend(Protocol):

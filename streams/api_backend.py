@@ -41,26 +41,35 @@ def now_ms() -> int:
 
 
 class TopicSessions:
-    """Sessions in a compacted topic (key: digest of the session id), read by
-    every worker's views: a session works on any worker, ends on all."""
+    """Sessions in a compacted topic, read by every worker's views: a session works
+    on any worker and ends on all.
+
+    Key ``<digest>`` holds the session, then its end marker (kept, not a tombstone);
+    key ``<digest>:seen`` its last use. A use recorded on one worker while another
+    ends the session only writes the ``:seen`` key, so it cannot revive it."""
 
     def __init__(self, views: TopicViews, topic: Any) -> None:
         self.views, self.topic = views, topic
 
     async def get(self, key: str) -> Session | None:
-        found = self.views.sessions.get(key)
+        found = self.views.session(key)
         if found is None:  # maybe just created through another worker
             await self.views.sync(self.views.settings.topic_sessions, timeout=2.0)
-            found = self.views.sessions.get(key)
+            found = self.views.session(key)
         return found
 
-    async def put(self, key: str, session: Session) -> None:
+    async def create(self, key: str, session: Session) -> None:
         await _acked(await self.topic.send(key=key.encode(),
                                            value=self.views.session_record(session)))
         self.views.sessions[key] = session
 
-    async def delete(self, key: str) -> None:
-        await _acked(await self.topic.send(key=key.encode(), value=None))
+    async def touch(self, key: str, now: int) -> None:
+        await _acked(await self.topic.send(key=f"{key}:seen".encode(),
+                                           value=orjson.dumps({"lastSeen": now})))
+        self.views.seen[key] = max(now, self.views.seen.get(key, 0))
+
+    async def end(self, key: str) -> None:
+        await _acked(await self.topic.send(key=key.encode(), value=b'{"ended":true}'))
         self.views.sessions.pop(key, None)
 
 

@@ -35,7 +35,8 @@ class TopicViews:
         self.days: dict[tuple[str, str], dict[str, bytes]] = {}  # (tenant, date) -> agent -> JSON
         self._day_of_key: dict[bytes, tuple[str, str, str]] = {}  # for tombstones
         self._newest_day: dict[str, int] = {}  # tenant -> newest date ordinal seen
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = {}  # digest -> session, while not ended
+        self.seen: dict[str, int] = {}  # digest -> last use (epoch ms)
         self.consumer: AIOKafkaConsumer | None = None
         self.end_offsets: dict[TopicPartition, int] = {}  # last measured log end offsets
         self.caught_up = False  # read up to the end offsets measured at start
@@ -160,15 +161,29 @@ class TopicViews:
             date.fromisoformat(day_iso).toordinal() > newest - self.settings.api_history_days)
 
     def _apply_session(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
+        if key is None or value is None:
             return
         k = key.decode()
-        if value is None:
-            self.sessions.pop(k, None)
-            return
         s = orjson.loads(value)
-        self.sessions[k] = Session(s["tenant"], s["user"], int(s["created"]),
-                                   int(s["lastSeen"]))
+        if k.endswith(":seen"):
+            k = k.removesuffix(":seen")
+            self.seen[k] = max(int(s["lastSeen"]), self.seen.get(k, 0))
+        elif s.get("ended"):
+            self.sessions.pop(k, None)
+            self.seen.pop(k, None)
+        else:
+            self.sessions[k] = Session(s["tenant"], s["user"], int(s["created"]),
+                                       int(s["lastSeen"]))
+
+    def session(self, key: str) -> Session | None:
+        """The live session under ``key`` with its latest use, or None."""
+        found = self.sessions.get(key)
+        if found is None:
+            return None
+        seen = self.seen.get(key, 0)
+        if seen > found.last_seen:
+            found = Session(found.tenant, found.user, found.created, seen)
+        return found
 
     # ------------------------------------------------------------------ reading
     async def sync(self, topic: str, timeout: float) -> None:

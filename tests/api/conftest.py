@@ -120,18 +120,26 @@ def wait_ready(http: Http, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Service]:
+    """A broker and ``WORKERS`` workers (module attribute, default 1) with the
+    module's ``WORKER_ENV`` settings."""
     tmp = tmp_path_factory.mktemp("api")
     tenants = tmp / "tenants.toml"
     tenants.write_text(tenants_text())
+    env = {"RTA_SESSION_IDLE_SECONDS": "3", **getattr(request.module, "WORKER_ENV", {})}
     with LocalBroker(log=tmp / "broker.log") as broker:
         asyncio.run(ensure_topics(WorkerSettings(broker_url=broker.url)))
-        w, http = start_worker(broker, tmp, tenants, "w1",
-                               {"RTA_SESSION_IDLE_SECONDS": "3"})
+        started: list[tuple[Worker, Http]] = []
         try:
-            yield Service(broker, [w], [http], tenants)
+            for i in range(getattr(request.module, "WORKERS", 1)):
+                started.append(start_worker(broker, tmp, tenants, f"w{i + 1}", env))
+            for _, http in started:  # a rebalance may have happened meanwhile
+                wait_ready(http)
+            yield Service(broker, [w for w, _ in started], [h for _, h in started], tenants)
         finally:
-            w.kill(signal.SIGTERM)
+            for w, _ in started:
+                w.kill(signal.SIGTERM)
 
 
 def wait_until(check: Any, timeout: float = 60, every: float = 0.3) -> Any:

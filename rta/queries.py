@@ -32,20 +32,26 @@ def activity_detail(reducer: AgentReducer, from_ts: int, to_ts: int) -> dict[str
 
     The runs are the agent's effective state (all its ACD identities merged, as
     adherence sees it) in Webex names; consecutive runs with the same name and
-    reason (work-ready then work-not-ready, say) are one entry.
+    reason (work-ready then work-not-ready, say) are one entry, which starts
+    where the first of them starts.
     """
     eff = reducer.eff
     if not eff.times:
         return None
+
+    def label(i: int) -> tuple[str, str | None]:
+        state, reason = eff.values[i]
+        return RTAS_NAMES[state], None if reason is None else str(reason)
+
     first = max(eff.index_at(from_ts), 0)
+    while first > 0 and label(first - 1) == label(first):
+        first -= 1  # the state in progress at fromTime began with an earlier run
     activities: list[dict[str, Any]] = []
     for i in range(first, len(eff.times)):
         t = eff.times[i]
         if t >= to_ts:
             break
-        state, reason = eff.values[i]
-        name = RTAS_NAMES[state]
-        code = None if reason is None else str(reason)
+        name, code = label(i)
         if activities and (activities[-1]["agentState"], activities[-1]["reasonCode"]) == (
                 name, code):
             continue

@@ -161,7 +161,9 @@ def test_activity_detail_equals_replay_with_range_edges(service: Service,
     # edges, on one agent's own run starts: fromTime inclusive, toTime exclusive, and the
     # state in progress at fromTime included although it began before
     agent = everyone[1]
-    times = [t for t in reducers[agent].eff.times if from_ts < t < to_ts]
+    entry = activity_detail(reducers[agent], from_ts, to_ts)
+    assert entry is not None
+    times = [a["timestamp"] for a in entry["realTimeActivities"] if from_ts < a["timestamp"]]
     t1, t2 = times[3], times[8]
     at = detail(api, t1, t2, [agent]).json[0]["realTimeActivities"]
     assert at[0]["timestamp"] == t1

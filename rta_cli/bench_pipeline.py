@@ -25,6 +25,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,11 @@ async def _baseline(settings: WorkerSettings, records: list[dict[str, Any]],
 
 def _start_worker(broker: str, tmp: Path, tenants: Path) -> tuple[subprocess.Popen[bytes], Path]:
     log = tmp / "worker.log"
-    env = {**os.environ, "RTA_STATS_SECONDS": "0.5"}
+    with socket.socket() as s:  # the worker's HTTP API on a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RTA_STATS_SECONDS": "0.5", "RTA_WEB_PORT": str(port),
+           "RTA_WEB_BIND": "127.0.0.1", "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rta_cli.main", "worker", "--broker", broker,
          "--data-dir", str(tmp / "data"), "--tenants", str(tenants)],

@@ -20,6 +20,10 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     from streams.app import build_app
     from streams.topics import ensure_topics
 
+    if settings.web_enabled and not _port_free(settings.web_bind, settings.web_port):
+        print(f"rta: the HTTP port {settings.web_bind}:{settings.web_port} is in use; choose "
+              "another with --web-port or RTA_WEB_PORT", file=sys.stderr)
+        return 2
     created = asyncio.run(ensure_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
@@ -38,6 +42,18 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     worker.execute_from_commandline()  # returns when stopped (Ctrl-C, SIGTERM)
     return 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def up_banner(broker: str, settings: WorkerSettings, log: Path,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ from api.auth import hash_api_key, hash_password
 from rta_cli.local_broker import LocalBroker
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
-from tests.streams.conftest import Worker
+from tests.streams.conftest import Worker, _free_port
 
 KEYS = {"northwind": "nw-key-0123456789abcdef", "contoso": "co-key-fedcba9876543210"}
 PASSWORDS = {"northwind": ("nw-sup", "nw-secret-pass"), "contoso": ("co-sup", "co-secret-pass")}
@@ -44,9 +43,7 @@ def tenants_text(alert_after: int = 2) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return _free_port()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rta_cli.local_broker import LocalBroker
+from tests.api.conftest import Http, free_port
 from tests.streams.conftest import latest, wait_for
 
 
@@ -23,6 +24,8 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     """`rta up ARGS` run from the repository: yields it, its output file and the
     broker port once the banner is printed; kills it if the test left it running."""
     out = tmp_path / "up.out"
+    if "--web-port" not in args:
+        args = (*args, "--web-port", str(free_port()))
     proc = subprocess.Popen(
         [sys.executable, "-m", "rta_cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
@@ -61,7 +64,8 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    with rta_up(tmp_path, "--demo", "--demo-agents", "4",
+    api_port = free_port()
+    with rta_up(tmp_path, "--demo", "--demo-agents", "4", "--web-port", str(api_port),
                 env={"RTA_EMIT_SECONDS": "0.5"}) as (proc, out, port):
         assert "demo: 4 agents of tenant northwind" in out.read_text()
         broker = LocalBroker(port=port)
@@ -76,5 +80,16 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
         assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
         assert all(v["scheduledSeconds"] > 0 for v in summaries.values())
         assert latest(broker, "rta.deadletter") == {}
+        # the HTTP API with the demo key the README's curl examples use
+        assert f"http://127.0.0.1:{api_port}" in out.read_text()
+        api = Http(f"http://127.0.0.1:{api_port}")
+        key = {"x-api-key": "northwind-demo-key"}
+        rows = wait_for(lambda: (r := api.call(
+            "GET", f"/api/rest/scheduling/adherence/agent?date={yesterday}",
+            headers=key)).status == 200 and len(r.json) == 4 and r.json, timeout=30)
+        assert sorted(r["agentId"] for r in rows) == sorted(
+            v["agentId"] for v in yesterdays().values())
+        assert api.call("GET", "/v1/agents/1000/status", headers=key).status == 200
+        assert api.call("GET", "/v1/agents/1000/status").status == 401
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) is not None

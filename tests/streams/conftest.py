@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,12 @@ FAST_GROUP = {
 }
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Worker:
     def __init__(self, broker: LocalBroker, tmp: Path, tenants: Path | None, name: str,
                  env: dict[str, str] | None = None) -> None:
@@ -51,9 +58,12 @@ class Worker:
             cmd += ["--tenants", str(self.tenants)]
         out = open(self.log, "ab")  # noqa: SIM115
         offset = self.log.stat().st_size if self.log.exists() else 0
+        port = self.env.get("RTA_WEB_PORT") or str(_free_port())
+        web = {"RTA_WEB_PORT": port, "RTA_WEB_BIND": "127.0.0.1",
+               "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env={**os.environ, **FAST_GROUP, **self.env})
+                                     env={**os.environ, **FAST_GROUP, **web, **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "rta worker is running" in self.log.read_text(errors="replace")[offset:]:

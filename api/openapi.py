@@ -191,6 +191,18 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
                 "delete": {"summary": "End the session of the cookie",
                            "security": [{"session": []}],
                            "responses": {"200": _json({"type": "object"}), **_errors(401)}}},
+            "/internal/v1/activity": {"post": {
+                "summary": "Between workers only: the real-time agent states of the agents "
+                           "this worker owns. Signed with the cluster secret "
+                           "(x-rta-cluster: HMAC-SHA256 of the body); user credentials "
+                           "are refused",
+                "security": [],
+                "parameters": [{"name": "x-rta-cluster", "in": "header", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object",
+                               "required": ["tenant", "fromTime", "toTime", "sentAt"]}}}},
+                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 503)}}},
             "/livez": {"get": {"summary": "The event loop is responsive", "security": [],
                                "responses": {"200": _json({"type": "object"}),
                                              "503": _json({"type": "object"})}}},

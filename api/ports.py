@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,8 +29,9 @@ class SessionStore(Protocol):
     async def create(self, key: str, session: Session) -> None:
         """Store a new session; returns once the broker has it."""
 
-    async def touch(self, key: str, now: int) -> None:
-        """Record a use of the session (the idle timeout counts from the last one)."""
+    async def touch(self, key: str, now: int, persist: bool) -> None:
+        """Record a use of the session (the idle timeout counts from the last one);
+        ``persist``: also tell the other workers (returns once the broker has it)."""
 
     async def end(self, key: str) -> None:
         """End the session for good (a touch racing with it cannot revive it)."""
@@ -51,17 +53,21 @@ class Backend(Protocol):
     def status(self, tenant: str, agent_id: str) -> dict[str, Any] | None:
         """The agent's latest live status, or None if the tenant has no such agent."""
 
-    def summaries(self, tenant: str, date: str) -> list[dict[str, Any]] | None:
-        """Every day summary of the tenant's agents for ``date`` (None: date not kept)."""
+    def summaries(self, tenant: str, date: str) -> Mapping[str, bytes] | None:
+        """The tenant's day summaries for ``date`` as JSON, by agent id (None: the
+        date is older than the days kept)."""
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int, credentials: dict[str, str]) -> list[dict[str, Any]]:
+                       to_ts: int) -> list[dict[str, Any]]:
         """Real-Time Agent States entries of these agents (None: all), whichever
-        worker owns them; ``credentials`` are the caller's, passed on to other workers."""
+        worker owns them."""
 
-    def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+    async def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                             to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
         """The entries of agents this worker owns, and the partitions it answered for."""
+
+    def cluster_signature(self, body: bytes) -> str:
+        """How workers vouch for their requests to one another (HMAC of the body)."""
 
     def health(self) -> dict[str, Any]:
         """``{"ready": bool, "checks": {name: {"ok": bool, ...}}}``."""

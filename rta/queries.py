@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from rta.agent import AgentReducer
+from rta.models import MAX_TIMESTAMP
 from rta.states import RTAS_NAMES
 from rta.summary import agent_sort_key
 
@@ -72,8 +73,9 @@ def check_range(from_ts: Any, to_ts: Any) -> tuple[int, int]:
             n = int(v)
         except (TypeError, ValueError):
             raise QueryError(f"{name} must be epoch milliseconds, got {v!r}") from None
-        if n < 0:
-            raise QueryError(f"{name} must be epoch milliseconds >= 0, got {n}")
+        if not 0 <= n < MAX_TIMESTAMP:
+            raise QueryError(f"{name} must be epoch milliseconds from 0 to before the year "
+                             f"10000, got {n}")
         out.append(n)
     a, b = out
     if b <= a:

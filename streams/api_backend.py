@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -33,6 +35,7 @@ from streams.settings import WorkerSettings
 from streams.views import TopicViews
 
 log = logging.getLogger("rta.api")
+SLICE_SECONDS = 0.01
 ACK_TIMEOUT = 30.0  # seconds to wait for the broker's acknowledgement of an ingest
 
 
@@ -63,10 +66,11 @@ class TopicSessions:
                                            value=self.views.session_record(session)))
         self.views.sessions[key] = session
 
-    async def touch(self, key: str, now: int) -> None:
-        await _acked(await self.topic.send(key=f"{key}:seen".encode(),
-                                           value=orjson.dumps({"lastSeen": now})))
+    async def touch(self, key: str, now: int, persist: bool) -> None:
         self.views.seen[key] = max(now, self.views.seen.get(key, 0))
+        if persist:
+            await _acked(await self.topic.send(key=f"{key}:seen".encode(),
+                                               value=orjson.dumps({"lastSeen": now})))
 
     async def end(self, key: str) -> None:
         await _acked(await self.topic.send(key=key.encode(), value=b'{"ended":true}'))
@@ -94,6 +98,9 @@ class WorkerBackend:
         self.views = TopicViews(settings)
         self.sessions = TopicSessions(self.views, sessions_topic)
         self.http: aiohttp.ClientSession | None = None
+        secret = settings.cluster_secret
+        self._secret = (secret.get_secret_value().encode() if secret is not None
+                        else secrets.token_bytes(32))
 
     def tenant_settings(self, tenant: str) -> TenantSettings:
         return self.tenants.get(tenant)
@@ -129,10 +136,10 @@ class WorkerBackend:
         raw = self.views.status.get((tenant, agent_id))
         return None if raw is None else orjson.loads(raw)
 
-    def summaries(self, tenant: str, date: str) -> list[dict[str, Any]] | None:
+    def summaries(self, tenant: str, date: str) -> dict[str, bytes] | None:
         if not self.views.kept(tenant, date):
             return None
-        return [orjson.loads(v) for v in self.views.days.get((tenant, date), {}).values()]
+        return self.views.days.get((tenant, date), {})
 
     # ------------------------------------------------------------------ reducers
     def _assigned(self) -> set[int]:
@@ -149,8 +156,8 @@ class WorkerBackend:
         # read-only: a copy from the table, not registered (no timers, no emits)
         return AgentReducer.restore(self.rt.context(tenant), snap)
 
-    def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+    async def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
+                             to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
         if not self.rt.ready or self.app.rebalancing:
             raise Unavailable("this worker is rebalancing; retry")
         assigned = self._assigned()
@@ -162,7 +169,11 @@ class WorkerBackend:
         else:
             keys = [agent_key(tenant, a) for a in agent_ids]
         rows = []
+        slice_end = time.perf_counter() + SLICE_SECONDS
         for akey in keys:
+            if time.perf_counter() > slice_end:  # many agents: let the stream work too
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + SLICE_SECONDS
             if self.rt.partition_of(akey) not in assigned:
                 continue
             reducer = self._reducer(akey, tenant)
@@ -171,27 +182,33 @@ class WorkerBackend:
             row = activity_detail(reducer, from_ts, to_ts)
             if row is not None:
                 rows.append(row)
+        if self._assigned() != assigned or not self.rt.ready:
+            raise Unavailable("this worker rebalanced while answering; retry")
         return rows, sorted(assigned)
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int, credentials: dict[str, str]) -> list[dict[str, Any]]:
+                       to_ts: int) -> list[dict[str, Any]]:
         me = self.settings.advertised_url
         hosts = self._hosts()
         rows: list[dict[str, Any]] = []
         covered: list[int] = []
         remote = [h for h in hosts if h != me]
         if me in hosts or not hosts:
-            local, parts = self.local_activity(tenant, agent_ids, from_ts, to_ts)
+            local, parts = await self.local_activity(tenant, agent_ids, from_ts, to_ts)
             rows += local
             covered += parts
-        body = {"agentIds": agent_ids or [], "fromTime": from_ts, "toTime": to_ts}
-        for answer in await asyncio.gather(*(self._ask(h, body, credentials) for h in remote)):
+        body = orjson.dumps({"tenant": tenant, "agentIds": agent_ids, "fromTime": from_ts,
+                             "toTime": to_ts, "sentAt": now_ms()})
+        for answer in await asyncio.gather(*(self._ask(h, body) for h in remote)):
             rows += answer["agents"]
             covered += answer["partitions"]
         if sorted(covered) != list(range(self.settings.partitions)):
             raise Unavailable("the group is rebalancing (not every partition answered "
                               "exactly once); retry")
         return rows
+
+    def cluster_signature(self, body: bytes) -> str:
+        return hmac.new(self._secret, body, "sha256").hexdigest()
 
     def _hosts(self) -> list[str]:
         try:
@@ -200,17 +217,19 @@ class WorkerBackend:
             return []
         return sorted(str(url).rstrip("/") for url in table)
 
-    async def _ask(self, host: str, body: dict[str, Any], credentials: dict[str, str]
-                   ) -> dict[str, Any]:
+    async def _ask(self, host: str, body: bytes) -> dict[str, Any]:
         if self.http is None:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        headers = {"Content-Type": "application/json",
+                   "x-rta-cluster": self.cluster_signature(body)}
         try:
-            async with self.http.post(f"{host}/internal/v1/activity", data=orjson.dumps(body),
-                                      headers={**credentials,
-                                               "Content-Type": "application/json"}) as resp:
+            async with self.http.post(f"{host}/internal/v1/activity", data=body,
+                                      headers=headers) as resp:
                 data = await resp.read()
                 if resp.status != 200:
-                    raise Unavailable(f"worker {host} answered {resp.status}; retry")
+                    hint = (" (is RTA_CLUSTER_SECRET the same on every worker?)"
+                            if resp.status == 401 else "")
+                    raise Unavailable(f"worker {host} answered {resp.status}{hint}; retry")
                 answer: dict[str, Any] = orjson.loads(data)
                 return answer
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -275,7 +294,7 @@ def api_service(backend: WorkerBackend, settings: WorkerSettings, tenants: Tenan
             await backend.views.start()
             api = Api(backend, Authenticator(tenants), ApiConfig(
                 settings.api_max_body_bytes, settings.api_max_batch_items,
-                settings.session_idle_seconds, settings.advertised_url), now_ms)
+                settings.session_idle_seconds, settings.max_message_bytes), now_ms)
             self.runner = web.AppRunner(api.make_app(), access_log=None)
             await self.runner.setup()
             site = web.TCPSite(self.runner, settings.web_bind, settings.web_port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,9 @@ class WorkerSettings(BaseSettings):
     api_max_batch_items: int = Field(10_000, gt=0)
     api_history_days: int = Field(8, gt=0)  # days of summaries each worker keeps for queries
     session_idle_seconds: int = Field(7200, gt=0)  # Webex: two hours of inactivity
+    # signs requests between workers (real-time agent states); the same on every
+    # worker of a group. Unset: a random one, which is enough for a single worker.
+    cluster_secret: SecretStr | None = None
     app_id: str = "rta"
     data_dir: Path = Path("var/worker")
     store: str = "memory://"  # "rocksdb://" in production

@@ -20,7 +20,7 @@ from datetime import date
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from api.ports import Session
+from api.ports import Session, Unavailable
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.views")
@@ -45,6 +45,7 @@ class TopicViews:
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
         self._next: dict[TopicPartition, int] = {}  # next offset to read, per partition
+        self._sync_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -193,8 +194,12 @@ class TopicViews:
         parts = [tp for tp in self.consumer.assignment() if tp.topic == topic]
         if not parts:
             return
-        ends = await self.consumer.end_offsets(parts)
         deadline = time.monotonic() + timeout
+        async with self._sync_lock:  # one broker round trip at a time, whoever asks
+            try:
+                ends = await asyncio.wait_for(self.consumer.end_offsets(parts), timeout)
+            except Exception:
+                raise Unavailable("the broker did not answer in time; retry") from None
         while time.monotonic() < deadline:
             behind = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
             if not behind:

@@ -13,6 +13,7 @@ from tests.api.conftest import KEYS, PASSWORDS, Service, wait_until
 from tests.api.test_http import all_pages, send_log, without_as_of
 
 WORKERS = 2
+WORKER_ENV = {"RTA_CLUSTER_SECRET": "test-cluster-secret"}
 NW = KEYS["northwind"]
 
 

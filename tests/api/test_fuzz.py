@@ -135,6 +135,51 @@ def test_queries_and_login_never_500(service: Service, body: bytes, query: str) 
     assert r.status != 200
 
 
+header_values = st.text(st.characters(codec="latin-1", exclude_characters="\r\n"),
+                        max_size=40)
+part_names = st.sampled_from(["data", "file", "userId", "password", "locale", "tenantId", "",
+                              'a"b', "x" * 300])
+
+
+@st.composite
+def multipart_bodies(draw: Any) -> tuple[bytes, str]:
+    """Well-formed multipart framing around random parts, headers and contents."""
+    boundary = draw(st.sampled_from(["B", "----x1", "a" * 70]))
+    out = b""
+    for _ in range(draw(st.integers(0, 4))):
+        disposition = draw(st.sampled_from([
+            'form-data; name="{}"', "form-data; name={}", "form-data", "attachment; name={}",
+            'form-data; name="{}"; filename="x.json"', 'form-data; name*=UTF-8\'\'{}']))
+        headers = [f"Content-Disposition: {disposition.format(draw(part_names))}"]
+        for name in draw(st.lists(st.sampled_from([
+                "Content-Type", "Content-Transfer-Encoding", "Content-Encoding", "X-Long"]),
+                max_size=3, unique=True)):
+            value = draw(st.one_of(header_values, st.sampled_from(
+                ["base64", "quoted-printable", "gzip", "deflate", "binary", "8bit", "foo",
+                 "application/json; charset=latin-1", "text/plain; charset=nope",
+                 "y" * 9000])))
+            headers.append(f"{name}: {value}")
+        content = draw(st.one_of(st.lists(valid_items, max_size=3).map(dumps),
+                                 st.binary(max_size=100), json_values.map(dumps)))
+        out += (f"--{boundary}\r\n" + "\r\n".join(headers) + "\r\n\r\n").encode(
+            "latin-1") + content + b"\r\n"
+    if draw(st.booleans()):
+        out += f"--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
+@FUZZ
+@given(body=multipart_bodies(), path=st.sampled_from([
+    "/api/rest/scheduling/gis/realTimeAgentState?acdServerId=1", "/api/rest/authorize"]),
+    with_key=st.booleans())
+def test_multipart_bodies_never_500(service: Service, body: tuple[bytes, str], path: str,
+                                    with_key: bool) -> None:
+    raw, ctype = body
+    r = service.api.call("POST", path, raw=raw, key=NW if with_key else None,
+                         headers={"Content-Type": ctype})
+    check_answer(r)
+
+
 def test_every_accepted_batch_is_on_the_topic_and_no_refused_one(service: Service) -> None:
     # runs after the fuzzers above (file order)
     assert accepted and refused, "the fuzzers produced both outcomes"

@@ -314,6 +314,6 @@ def test_health_metrics_and_openapi(service: Service, centre: dict[str, Any]) ->
         "/api/rest/scheduling/gis/realTimeAgentState", "/v1/schedules",
         "/api/rest/scheduling/adherence/agent", "/api/rest/scheduling/realTime/activity/detail",
         "/v1/agents/{agentId}/status", "/api/rest/authorize", "/livez", "/readyz", "/metrics",
-        "/openapi.json"}
+        "/openapi.json", "/internal/v1/activity"}
     r = api.call("GET", "/no/such/path", key=NW)
     assert r.status == 404 and r.json["error"]["code"] == "not_found"

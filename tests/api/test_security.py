@@ -18,6 +18,7 @@ from streams.settings import WorkerSettings
 from tests.api.conftest import KEYS, PASSWORDS, Http, Service, wait_until
 
 NW, CO = KEYS["northwind"], KEYS["contoso"]
+WORKER_ENV = {"RTA_LOG_LEVEL": "debug"}  # whatever is logged, no secret may be in it
 T0 = 1_793_606_400_000  # 2026-11-02 06:00 UTC
 DAY = "2026-11-02"
 STATE = "/api/rest/scheduling/gis/realTimeAgentState?acdServerId=1"
@@ -85,10 +86,12 @@ def test_a_credential_sees_its_own_tenant_only_on_every_endpoint(service: Servic
         assert api.call("POST", DETAIL, {"agentIds": [6001]}, headers=creds).json == []
         everyone = api.call("POST", DETAIL, {}, headers=creds).json
         assert [(a["agentId"], a["acdAgentId"]) for a in everyone] == [(5001, "nw-5001")]
+        # the endpoint between workers takes no user credential at all
         internal = api.call("POST", "/internal/v1/activity",
-                            {"agentIds": [6001, 5001], "fromTime": T0,
-                             "toTime": T0 + 86_400_000}, headers=creds).json
-        assert [a["acdAgentId"] for a in internal["agents"]] == ["nw-5001"]
+                            {"tenant": "contoso", "agentIds": [6001], "fromTime": T0,
+                             "toTime": T0 + 86_400_000, "sentAt": int(time.time() * 1000)},
+                            headers=creds)
+        assert internal.status == 401
     # contoso, for contrast, sees both of its agents
     co_rows = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={DAY}", key=CO).json
     assert [(r["agentId"], r["acdAgentId"]) for r in co_rows] == [(5001, "co-5001"),
@@ -121,7 +124,8 @@ PROTECTED = [
     ("POST", DETAIL, {}),
     ("POST", STATE, []),
     ("POST", "/v1/schedules", []),
-    ("POST", "/internal/v1/activity", {"fromTime": T0, "toTime": T0 + 1}),
+    ("POST", "/internal/v1/activity", {"tenant": "northwind", "agentIds": None,
+                                       "fromTime": T0, "toTime": T0 + 1, "sentAt": 0}),
     ("DELETE", "/api/rest/authorize", None),
 ]
 
@@ -131,7 +135,8 @@ def test_missing_or_wrong_credentials_are_401(service: Service, method: str, pat
                                               body: Any) -> None:
     api = service.api
     for headers in ({}, {"x-api-key": "wrong"}, {"Authorization": "Bearer wrong"},
-                    {"Authorization": "Basic bnc6bnc="}, cookie("HZ0000")):
+                    {"Authorization": "Basic bnc6bnc="}, cookie("HZ0000"),
+                    {"x-rta-cluster": "0" * 64}):
         r = api.call(method, path, body, headers=headers)
         assert r.status == 401, (headers, r.body)
         assert r.json["error"]["code"] in ("unauthorized", "session_expired")
@@ -176,8 +181,17 @@ def test_keys_passwords_and_session_ids_are_never_logged(service: Service, data:
     api.call("GET", "/v1/agents/5001/status", headers=cookie(sid))
     api.call("GET", "/v1/agents/5001/status", headers={"x-api-key": "wrong-key-zz9"})
     api.call("POST", STATE, raw=b"{not json", key=NW)
+    user, password = PASSWORDS["contoso"]
+    form = (b"--B\r\nContent-Disposition: form-data; name=\"userId\"\r\n\r\n" + user.encode()
+            + b"\r\n--B\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n"
+            + password.encode() + b"\r\n--B\r\nContent-Disposition: form-data; name=\"f\""
+            b"\r\n\r\n[]\r\n--B--\r\n")
+    r = api.call("POST", STATE, raw=form, headers={"Content-Type": "multipart/form-data; "
+                                                                  "boundary=B"})
+    assert r.status == 200
     api.call("DELETE", "/api/rest/authorize", headers=cookie(sid))
     log = service.workers[0].log.read_text(errors="replace")
+    assert "DEBUG" in log  # the worker logged at debug level
     broker_log = service.broker.log.read_text(errors="replace") if service.broker.log else ""
     secrets = [NW, CO, sid, "wrong-key-zz9", *(p for _, p in PASSWORDS.values())]
     for s in secrets:

@@ -73,8 +73,22 @@ class TopicSessions:
                                                value=orjson.dumps({"lastSeen": now})))
 
     async def end(self, key: str) -> None:
-        await _acked(await self.topic.send(key=key.encode(), value=b'{"ended":true}'))
+        await _acked(await self.topic.send(
+            key=key.encode(), value=orjson.dumps({"ended": True, "at": now_ms()})))
         self.views.sessions.pop(key, None)
+
+    async def sweep(self, now: int, idle_ms: int, grace_ms: int = 3_600_000) -> int:
+        """Delete ended and expired sessions from the topic (tombstones, so compaction
+        removes them) and from memory. Every worker may do it: deleting twice is
+        harmless. Returns how many were deleted."""
+        stale = self.views.stale_sessions(now, idle_ms, grace_ms)
+        futures = []
+        for key in stale:
+            for k in (key, f"{key}:seen"):
+                futures.append(await self.topic.send(key=k.encode(), value=None))
+            self.views.forget_session(key)
+        await _acked(*futures)
+        return len(stale)
 
 
 async def _acked(*futures: Any) -> None:
@@ -301,6 +315,15 @@ def api_service(backend: WorkerBackend, settings: WorkerSettings, tenants: Tenan
             await site.start()
             log.info("HTTP API on %s:%d (advertised as %s)", settings.web_bind,
                      settings.web_port, settings.advertised_url)
+
+        @Service.timer(min(60.0, settings.session_idle_seconds / 2))
+        async def _sweep_sessions(self) -> None:
+            if backend.views.caught_up:
+                idle_ms = settings.session_idle_seconds * 1000
+                try:
+                    await backend.sessions.sweep(now_ms(), idle_ms, min(3_600_000, idle_ms))
+                except Unavailable:
+                    log.warning("sessions sweep: the broker did not acknowledge; next time")
 
         async def on_stop(self) -> None:
             if self.runner is not None:

@@ -37,6 +37,7 @@ class TopicViews:
         self._newest_day: dict[str, int] = {}  # tenant -> newest date ordinal seen
         self.sessions: dict[str, Session] = {}  # digest -> session, while not ended
         self.seen: dict[str, int] = {}  # digest -> last use (epoch ms)
+        self.ended: dict[str, int] = {}  # digest -> when it ended (epoch ms)
         self.consumer: AIOKafkaConsumer | None = None
         self.end_offsets: dict[TopicPartition, int] = {}  # last measured log end offsets
         self.caught_up = False  # read up to the end offsets measured at start
@@ -162,19 +163,38 @@ class TopicViews:
             date.fromisoformat(day_iso).toordinal() > newest - self.settings.api_history_days)
 
     def _apply_session(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None or value is None:
+        if key is None:
             return
         k = key.decode()
+        if value is None:  # deleted for good (see stale_sessions)
+            self.forget_session(k.removesuffix(":seen"))
+            return
         s = orjson.loads(value)
         if k.endswith(":seen"):
             k = k.removesuffix(":seen")
             self.seen[k] = max(int(s["lastSeen"]), self.seen.get(k, 0))
         elif s.get("ended"):
             self.sessions.pop(k, None)
-            self.seen.pop(k, None)
+            self.ended[k] = int(s.get("at", 0))
         else:
             self.sessions[k] = Session(s["tenant"], s["user"], int(s["created"]),
                                        int(s["lastSeen"]))
+
+    def stale_sessions(self, now: int, idle_ms: int, grace_ms: int) -> list[str]:
+        """Session keys that can be deleted from the topic: ended, idle past the timeout,
+        or last uses of sessions no longer known, for longer than ``grace_ms`` (a use
+        racing with the end then still finds the end marker)."""
+        out = [k for k, at in self.ended.items() if at < now - grace_ms]
+        out += [k for k, s in self.sessions.items()
+                if max(s.last_seen, self.seen.get(k, 0)) < now - idle_ms - grace_ms]
+        out += [k for k, at in self.seen.items() if k not in self.sessions
+                and k not in self.ended and at < now - grace_ms]
+        return out
+
+    def forget_session(self, key: str) -> None:
+        self.sessions.pop(key, None)
+        self.seen.pop(key, None)
+        self.ended.pop(key, None)
 
     def session(self, key: str) -> Session | None:
         """The live session under ``key`` with its latest use, or None."""

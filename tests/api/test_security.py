@@ -166,6 +166,17 @@ def test_sessions_expire_when_idle_and_end_when_deleted(service: Service, data: 
     assert api.call("DELETE", "/api/rest/authorize", headers=cookie(sid)).status == 200
     assert api.call("GET", "/v1/agents/6001/status", headers=cookie(sid)).status == 401
     assert api.call("DELETE", "/api/rest/authorize", headers=cookie(sid)).status == 401
+    # ended and expired sessions are deleted from the topic (tombstones) a while later
+    from api.auth import digest
+
+    settings = WorkerSettings(broker_url=service.broker.url)
+
+    def deleted() -> bool:
+        latest: dict[bytes, bytes | None] = {}
+        for k, v in asyncio.run(read_topic(settings, "rta-sessions", idle_seconds=0.5)):
+            latest[k or b""] = v
+        return latest.get(digest(sid).encode(), b"") is None
+    wait_until(deleted, timeout=30, every=1)
     # form-encoded login, as Webex clients send it
     user, password = PASSWORDS["contoso"]
     r = api.call("POST", "/api/rest/authorize",

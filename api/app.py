@@ -16,6 +16,7 @@ import json
 import logging
 import secrets
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,7 +39,6 @@ from rta.queries import (
     page,
     sort_by_agent,
 )
-from rta.summary import agent_sort_key
 
 log = logging.getLogger("rta.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,7 +46,7 @@ SESSION_COOKIE = "hazelcast.sessionId"
 CREDENTIAL_FIELDS = {"userId", "password", "locale", "language", "tenantId"}
 # what aiohttp raises on a malformed multipart or form body
 MALFORMED = (ValueError, AssertionError, UnicodeDecodeError, RuntimeError, LookupError,
-             HttpProcessingError)
+             HttpProcessingError, zlib.error)
 
 
 class ApiError(Exception):
@@ -80,8 +80,6 @@ class ApiConfig:
         self.max_message_bytes = max_message_bytes  # one record on the broker
         self.max_batch_items = max_batch_items
         self.session_idle_ms = session_idle_seconds * 1000
-        # a session's last use is written back at most this often (each worker sees it)
-        self.touch_ms = min(60_000, self.session_idle_ms // 4)
 
 
 class Api:
@@ -200,9 +198,7 @@ class Api:
             raise ApiError(401, "session_expired", "session expired after "
                            f"{self.config.session_idle_ms // 60_000} minutes of inactivity; "
                            "log in again")
-        # every use counts on this worker; other workers hear of it at most every touch_ms
-        await self.backend.sessions.touch(
-            key, now, persist=now - session.last_seen >= self.config.touch_ms)
+        await self.backend.sessions.touch(key, now)
         return Principal(session.tenant, "session", session.user, key)
 
     async def _login(self, fields: dict[str, Any]) -> tuple[str, str]:
@@ -348,7 +344,7 @@ class Api:
             size, number = check_page(q.get("pageSize"), q.get("pageNumber"))
         except QueryError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
-        by_agent = self.backend.summaries(principal.tenant, day) or {}
+        by_agent, order = self.backend.summaries(principal.tenant, day) or ({}, [])
         agent = q.get("agentId")
         if agent is not None:
             agent = agent.strip()
@@ -358,8 +354,7 @@ class Api:
             chosen = [] if one is None else [one]
         else:
             # the topic's JSON as it is: a page costs a sort of agent ids, no parsing
-            chosen = [by_agent[a] for a in page(sorted(by_agent, key=agent_sort_key), size,
-                                                 number)]
+            chosen = [by_agent[a] for a in page(order, size, number)]
         return web.Response(body=b"[" + b",".join(chosen) + b"]",
                             content_type="application/json")
 
@@ -399,19 +394,22 @@ class Api:
         """What another worker asks this one: the entries of agents it owns. The
         request is signed with the cluster secret; no user credential travels."""
         raw = await self._body(request)
-        given = request.headers.get("x-rta-cluster", "")
-        if not hmac.compare_digest(given, self.backend.cluster_signature(raw)):
+        given = request.headers.get("x-rta-cluster", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self.backend.cluster_signature(raw).encode()):
             raise ApiError(401, "unauthorized", "internal endpoint: not signed with this "
                            "cluster's secret (set the same RTA_CLUSTER_SECRET on every worker)")
         body = self._json(raw)
         try:
             tenant, sent = str(body["tenant"]), int(body["sentAt"])
             ids = body["agentIds"]
+            if ids is not None and not isinstance(ids, list):
+                raise TypeError("agentIds must be null or an array")
             from_ts, to_ts = check_range(body["fromTime"], body["toTime"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiError(400, "invalid_body", f"internal request: {exc}") from None
         if abs(self.clock() - sent) > 60_000:
-            raise ApiError(401, "unauthorized", "internal request too old (replayed?)")
+            raise ApiError(400, "stale_request", "internal request sent more than 60 s ago "
+                           "by the sender's clock: replayed, or the workers' clocks differ")
         rows, parts = await self.backend.local_activity(
             tenant, None if ids is None else [str(i) for i in ids], from_ts, to_ts)
         return json_response({"agents": rows, "partitions": parts})

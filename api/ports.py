@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,9 +29,9 @@ class SessionStore(Protocol):
     async def create(self, key: str, session: Session) -> None:
         """Store a new session; returns once the broker has it."""
 
-    async def touch(self, key: str, now: int, persist: bool) -> None:
-        """Record a use of the session (the idle timeout counts from the last one);
-        ``persist``: also tell the other workers (returns once the broker has it)."""
+    async def touch(self, key: str, now: int) -> None:
+        """Record a use of the session (the idle timeout counts from the last one); the
+        other workers hear of it now and then (returns once the broker has it, if sent)."""
 
     async def end(self, key: str) -> None:
         """End the session for good (a touch racing with it cannot revive it)."""
@@ -53,9 +53,10 @@ class Backend(Protocol):
     def status(self, tenant: str, agent_id: str) -> dict[str, Any] | None:
         """The agent's latest live status, or None if the tenant has no such agent."""
 
-    def summaries(self, tenant: str, date: str) -> Mapping[str, bytes] | None:
-        """The tenant's day summaries for ``date`` as JSON, by agent id (None: the
-        date is older than the days kept)."""
+    def summaries(self, tenant: str, date: str
+                  ) -> tuple[Mapping[str, bytes], Sequence[str]] | None:
+        """The tenant's day summaries for ``date`` as JSON by agent id, and the agent
+        ids in page order (None: the date is older than the days kept)."""
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
                        to_ts: int) -> list[dict[str, Any]]:

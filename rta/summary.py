@@ -75,6 +75,6 @@ def merged_totals(a: DayAcc, b: DayAcc) -> DayAcc:
 def agent_sort_key(agent_key: str) -> tuple[int, int, str]:
     """Numeric agent ids numerically, before the others (as strings)."""
     body = agent_key[1:] if agent_key.startswith("-") else agent_key
-    if body.isascii() and body.isdigit():
+    if body.isascii() and body.isdigit() and len(body) <= 1000:  # int() caps digits
         return (0, int(agent_key), agent_key)
     return (1, 0, agent_key)

@@ -51,12 +51,15 @@ class TopicSessions:
     key ``<digest>:seen`` its last use. A use recorded on one worker while another
     ends the session only writes the ``:seen`` key, so it cannot revive it."""
 
-    def __init__(self, views: TopicViews, topic: Any) -> None:
+    def __init__(self, views: TopicViews, topic: Any, idle_seconds: int) -> None:
         self.views, self.topic = views, topic
+        # every use counts at once on this worker; the others hear of uses at most
+        # this often, which is often enough for the idle timeout
+        self.touch_ms = min(60_000, idle_seconds * 1000 // 4)
 
     async def get(self, key: str) -> Session | None:
         found = self.views.session(key)
-        if found is None:  # maybe just created through another worker
+        if found is None and key not in self.views.ended:  # maybe just made elsewhere
             await self.views.sync(self.views.settings.topic_sessions, timeout=2.0)
             found = self.views.session(key)
         return found
@@ -66,16 +69,29 @@ class TopicSessions:
                                            value=self.views.session_record(session)))
         self.views.sessions[key] = session
 
-    async def touch(self, key: str, now: int, persist: bool) -> None:
+    async def touch(self, key: str, now: int) -> None:
+        self.views.used[key] = max(now, self.views.used.get(key, 0))
+        if now - self.views.shared_last_use(key) >= self.touch_ms:
+            await self.send_use(key, now)
+
+    async def send_use(self, key: str, now: int) -> None:
+        try:
+            fut = await self.topic.send(key=f"{key}:seen".encode(),
+                                        value=orjson.dumps({"lastSeen": now}))
+        except Exception as exc:
+            raise Unavailable(f"could not send to the broker ({type(exc).__name__})") from None
+        await _acked(fut)
         self.views.seen[key] = max(now, self.views.seen.get(key, 0))
-        if persist:
-            await _acked(await self.topic.send(key=f"{key}:seen".encode(),
-                                               value=orjson.dumps({"lastSeen": now})))
 
     async def end(self, key: str) -> None:
-        await _acked(await self.topic.send(
-            key=key.encode(), value=orjson.dumps({"ended": True, "at": now_ms()})))
+        try:
+            fut = await self.topic.send(
+                key=key.encode(), value=orjson.dumps({"ended": True, "at": now_ms()}))
+        except Exception as exc:
+            raise Unavailable(f"could not send to the broker ({type(exc).__name__})") from None
+        await _acked(fut)
         self.views.sessions.pop(key, None)
+        self.views.ended[key] = now_ms()
 
     async def sweep(self, now: int, idle_ms: int, grace_ms: int = 3_600_000) -> int:
         """Delete ended and expired sessions from the topic (tombstones, so compaction
@@ -83,10 +99,13 @@ class TopicSessions:
         harmless. Returns how many were deleted."""
         stale = self.views.stale_sessions(now, idle_ms, grace_ms)
         futures = []
-        for key in stale:
-            for k in (key, f"{key}:seen"):
-                futures.append(await self.topic.send(key=k.encode(), value=None))
-            self.views.forget_session(key)
+        try:
+            for key in stale:
+                for k in (key, f"{key}:seen"):
+                    futures.append(await self.topic.send(key=k.encode(), value=None))
+                self.views.forget_session(key)
+        except Exception as exc:
+            raise Unavailable(f"could not send to the broker ({type(exc).__name__})") from None
         await _acked(*futures)
         return len(stale)
 
@@ -110,7 +129,7 @@ class WorkerBackend:
         self.state_topic, self.schedule_topic = state_topic, schedule_topic
         self.agents_table, self.agent_input_topic = agents_table, agent_input_topic
         self.views = TopicViews(settings)
-        self.sessions = TopicSessions(self.views, sessions_topic)
+        self.sessions = TopicSessions(self.views, sessions_topic, settings.session_idle_seconds)
         self.http: aiohttp.ClientSession | None = None
         secret = settings.cluster_secret
         self._secret = (secret.get_secret_value().encode() if secret is not None
@@ -150,10 +169,10 @@ class WorkerBackend:
         raw = self.views.status.get((tenant, agent_id))
         return None if raw is None else orjson.loads(raw)
 
-    def summaries(self, tenant: str, date: str) -> dict[str, bytes] | None:
+    def summaries(self, tenant: str, date: str) -> tuple[dict[str, bytes], list[str]] | None:
         if not self.views.kept(tenant, date):
             return None
-        return self.views.days.get((tenant, date), {})
+        return self.views.days.get((tenant, date), {}), self.views.agent_order(tenant, date)
 
     # ------------------------------------------------------------------ reducers
     def _assigned(self) -> set[int]:
@@ -322,8 +341,8 @@ def api_service(backend: WorkerBackend, settings: WorkerSettings, tenants: Tenan
                 idle_ms = settings.session_idle_seconds * 1000
                 try:
                     await backend.sessions.sweep(now_ms(), idle_ms, min(3_600_000, idle_ms))
-                except Unavailable:
-                    log.warning("sessions sweep: the broker did not acknowledge; next time")
+                except Exception:  # a timer that raises would stop the worker
+                    log.warning("sessions sweep failed; trying again next time", exc_info=True)
 
         async def on_stop(self) -> None:
             if self.runner is not None:

@@ -59,6 +59,17 @@ class WorkerSettings(BaseSettings):
     log_level: str = "info"
     stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
+    @field_validator("cluster_secret", mode="before")
+    @classmethod
+    def _secret(cls, v: object) -> object:
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None  # blank: as if unset (a random secret per worker)
+        if isinstance(raw, str) and len(raw) < 16:
+            raise ValueError("must be at least 16 characters (it signs requests between "
+                             "workers)")
+        return v
+
     @field_validator("broker_url")
     @classmethod
     def _broker(cls, v: str) -> str:

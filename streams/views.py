@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.ports import Session, Unavailable
+from rta.summary import agent_sort_key
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.views")
@@ -34,9 +35,11 @@ class TopicViews:
         self.status: dict[tuple[str, str], bytes] = {}  # (tenant, agent id) -> status JSON
         self.days: dict[tuple[str, str], dict[str, bytes]] = {}  # (tenant, date) -> agent -> JSON
         self._day_of_key: dict[bytes, tuple[str, str, str]] = {}  # for tombstones
+        self._order: dict[tuple[str, str], list[str]] = {}  # agent ids sorted, per day
         self._newest_day: dict[str, int] = {}  # tenant -> newest date ordinal seen
         self.sessions: dict[str, Session] = {}  # digest -> session, while not ended
-        self.seen: dict[str, int] = {}  # digest -> last use (epoch ms)
+        self.seen: dict[str, int] = {}  # digest -> last use the topic holds (epoch ms)
+        self.used: dict[str, int] = {}  # digest -> last use on this worker (epoch ms)
         self.ended: dict[str, int] = {}  # digest -> when it ended (epoch ms)
         self.consumer: AIOKafkaConsumer | None = None
         self.end_offsets: dict[TopicPartition, int] = {}  # last measured log end offsets
@@ -131,6 +134,7 @@ class TopicViews:
                 day = self.days.get(where[:2])
                 if day is not None:
                     day.pop(where[2], None)
+                self._order.pop(where[:2], None)
             return
         s = orjson.loads(value)
         tenant, day_iso, agent = str(s["tenantId"]), str(s["date"]), str(s["agentId"])
@@ -144,17 +148,30 @@ class TopicViews:
         previous = self._day_of_key.get(key)
         if previous is not None and previous != (tenant, day_iso, agent):
             self.days.get(previous[:2], {}).pop(previous[2], None)  # agentId changed
+            self._order.pop(previous[:2], None)
         self._day_of_key[key] = (tenant, day_iso, agent)
-        self.days.setdefault((tenant, day_iso), {})[agent] = value
+        day = self.days.setdefault((tenant, day_iso), {})
+        if agent not in day:
+            self._order.pop((tenant, day_iso), None)
+        day[agent] = value
 
     def _forget_old(self, tenant: str, newest: int) -> None:
         cutoff = newest - self.settings.api_history_days
         for k in [k for k in self.days if k[0] == tenant
                   and date.fromisoformat(k[1]).toordinal() <= cutoff]:
             del self.days[k]
+            self._order.pop(k, None)
         for rk in [rk for rk, w in self._day_of_key.items() if w[0] == tenant
                    and date.fromisoformat(w[1]).toordinal() <= cutoff]:
             del self._day_of_key[rk]
+
+    def agent_order(self, tenant: str, day_iso: str) -> list[str]:
+        """The day's agent ids sorted as pages list them (cached until one comes or goes)."""
+        order = self._order.get((tenant, day_iso))
+        if order is None:
+            order = sorted(self.days.get((tenant, day_iso), {}), key=agent_sort_key)
+            self._order[(tenant, day_iso)] = order
+        return order
 
     def kept(self, tenant: str, day_iso: str) -> bool:
         """Whether ``day_iso`` is inside the days this view keeps for ``tenant``."""
@@ -186,7 +203,8 @@ class TopicViews:
         racing with the end then still finds the end marker)."""
         out = [k for k, at in self.ended.items() if at < now - grace_ms]
         out += [k for k, s in self.sessions.items()
-                if max(s.last_seen, self.seen.get(k, 0)) < now - idle_ms - grace_ms]
+                if max(s.last_seen, self.seen.get(k, 0), self.used.get(k, 0))
+                < now - idle_ms - grace_ms]
         out += [k for k, at in self.seen.items() if k not in self.sessions
                 and k not in self.ended and at < now - grace_ms]
         return out
@@ -194,16 +212,22 @@ class TopicViews:
     def forget_session(self, key: str) -> None:
         self.sessions.pop(key, None)
         self.seen.pop(key, None)
+        self.used.pop(key, None)
         self.ended.pop(key, None)
+
+    def shared_last_use(self, key: str) -> int:
+        """The last use of the session every worker knows of (through the topic)."""
+        found = self.sessions.get(key)
+        return max(found.last_seen if found else 0, self.seen.get(key, 0))
 
     def session(self, key: str) -> Session | None:
         """The live session under ``key`` with its latest use, or None."""
         found = self.sessions.get(key)
         if found is None:
             return None
-        seen = self.seen.get(key, 0)
-        if seen > found.last_seen:
-            found = Session(found.tenant, found.user, found.created, seen)
+        last = max(found.last_seen, self.seen.get(key, 0), self.used.get(key, 0))
+        if last > found.last_seen:
+            found = Session(found.tenant, found.user, found.created, last)
         return found
 
     # ------------------------------------------------------------------ reading
@@ -215,11 +239,18 @@ class TopicViews:
         if not parts:
             return
         deadline = time.monotonic() + timeout
-        async with self._sync_lock:  # one broker round trip at a time, whoever asks
-            try:
-                ends = await asyncio.wait_for(self.consumer.end_offsets(parts), timeout)
-            except Exception:
-                raise Unavailable("the broker did not answer in time; retry") from None
+        try:
+            # one broker round trip at a time, whoever asks; the wait counts too
+            await asyncio.wait_for(self._sync_lock.acquire(), timeout)
+        except TimeoutError:
+            raise Unavailable("busy checking sessions; retry") from None
+        try:
+            ends = await asyncio.wait_for(self.consumer.end_offsets(parts),
+                                          max(0.1, deadline - time.monotonic()))
+        except Exception:
+            raise Unavailable("the broker did not answer in time; retry") from None
+        finally:
+            self._sync_lock.release()
         while time.monotonic() < deadline:
             behind = [tp for tp, end in ends.items() if await self.consumer.position(tp) < end]
             if not behind:

@@ -70,3 +70,19 @@ def test_a_session_made_on_one_worker_works_and_ends_on_all(service: Service) ->
         return w1.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-11-03",
                        headers=cookie).status == 401
     wait_until(ended_on_w1, timeout=5, every=0.1)
+
+
+def test_a_session_used_on_one_worker_stays_alive_on_the_other(service: Service) -> None:
+    """Uses on one worker reach the others (the idle timeout here is 3 s)."""
+    import time
+
+    w1, w2 = service.http
+    user, password = PASSWORDS["northwind"]
+    sid = w1.call("POST", "/api/rest/authorize",
+                  {"userId": user, "password": password}).json["sessionId"]
+    cookie = {"Cookie": f"hazelcast.sessionId={sid}"}
+    path = "/api/rest/scheduling/adherence/agent?date=2026-11-03"
+    for _ in range(12):  # 6 s of use on w1 only: twice the idle timeout
+        assert w1.call("GET", path, headers=cookie).status == 200
+        time.sleep(0.5)
+    assert w2.call("GET", path, headers=cookie).status == 200

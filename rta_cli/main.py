@@ -137,6 +137,7 @@ def _settings(args: argparse.Namespace) -> WorkerSettings:
         "data_dir": getattr(args, "data_dir", None),
         "web_bind": getattr(args, "web_bind", None),
         "web_advertised_url": getattr(args, "web_advertised_url", None),
+        "database_url": getattr(args, "database_url", None),
     }.items() if v is not None}
     return WorkerSettings(**over)
 
@@ -210,6 +211,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from history.migrate import current, downgrade, head, upgrade
+
+    url = args.database_url or _settings(args).database_url
+    if not url:
+        print("rta migrate: no database: pass --database-url or set RTA_DATABASE_URL "
+              "(postgresql+asyncpg://USER@HOST:PORT/DB)", file=sys.stderr)
+        return 2
+    before = asyncio.run(current(url))
+    if args.downgrade:
+        downgrade(url, args.downgrade)
+    else:
+        upgrade(url)
+    after = asyncio.run(current(url))
+    print(f"history schema: {before or 'none'} -> {after or 'none'} (this version: {head()})",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_api_key(args: argparse.Namespace) -> int:
     from api.auth import hash_api_key, new_api_key
 
@@ -279,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, help="partitions of created topics (default 4)")
     p.add_argument("--store", help="table store: memory:// or rocksdb:// (default memory://)")
     p.add_argument("--data-dir", help="worker state directory (default var/worker)")
+    p.add_argument("--database-url", help="history database, migrated with `rta migrate` "
+                                          "(env RTA_DATABASE_URL)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("up", help="the whole engine on this machine: local broker + worker")
@@ -308,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 6))
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="bring the history database to this version's schema "
+                                       "(Alembic; a deploy step)")
+    p.add_argument("--database-url", help="postgresql+asyncpg://USER@HOST:PORT/DB "
+                                          "(env RTA_DATABASE_URL)")
+    p.add_argument("--downgrade", metavar="REVISION",
+                   help="go down to REVISION instead (base: drop everything)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("api-key", help="make an HTTP API key and the hash for the tenants file")
     p.add_argument("--key", help="hash this key instead of making a new one")

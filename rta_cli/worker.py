@@ -24,6 +24,17 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
         print(f"rta: the HTTP port {settings.web_bind}:{settings.web_port} is in use; choose "
               "another with --web-port or RTA_WEB_PORT", file=sys.stderr)
         return 2
+    if settings.database_url:
+        from history.migrate import NotMigrated, check
+
+        try:
+            asyncio.run(check(settings.database_url))
+        except NotMigrated as exc:
+            print(f"rta: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"rta: cannot reach the history database: {exc}", file=sys.stderr)
+            return 2
     created = asyncio.run(ensure_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)

@@ -57,6 +57,8 @@ class WorkerSettings(BaseSettings):
     producer_linger: float = 0.01
     producer_max_batch_size: int = 16384
     log_level: str = "info"
+    # history in PostgreSQL: postgresql+asyncpg://USER@HOST:PORT/DB (None: no history)
+    database_url: str | None = None
     stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
     @field_validator("cluster_secret", mode="before")

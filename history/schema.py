@@ -5,8 +5,12 @@ What users query, and the keys the stream topics use, shape them:
 * ``state_events``: every accepted state event, once per event id (events
   without one are keyed by their content, as the core deduplicates them);
   one identity over a time range is an index scan.
-* ``schedule_messages``: every schedule message as received, in broker order
-  (partition, offset: one agent's messages share a partition), for recompute.
+* ``schedule_messages``: every distinct schedule message as received, with the
+  broker position of its latest receipt (one agent's messages share a
+  partition). Recompute applies them in that order: as each message replaces
+  its window, applying every distinct message at its last receipt gives what
+  applying the whole sequence gives, and sending the same message again
+  (a WFM re-publishing, a replayed log) adds no row.
 * ``agent_directory``: ACD identity -> agent, from the schedule messages.
 * ``day_summaries``: the latest summary per tenant, agent and date (the
   ``rta.adherence`` key); one agent over dates, or one tenant and date.
@@ -52,8 +56,9 @@ schedule_messages = Table(
     "schedule_messages", metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("agent_id", Text, primary_key=True),
-    Column("kafka_partition", Integer, primary_key=True),
-    Column("kafka_offset", BigInteger, primary_key=True),
+    Column("body_sha256", Text, primary_key=True),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
     Column("from_ts", BigInteger, nullable=False),
     Column("to_ts", BigInteger, nullable=False),
     Column("body", JSONB, nullable=False),
@@ -61,6 +66,8 @@ schedule_messages = Table(
 )
 Index("ix_schedule_messages_window", schedule_messages.c.tenant_id,
       schedule_messages.c.from_ts, schedule_messages.c.to_ts)
+Index("ix_schedule_messages_order", schedule_messages.c.tenant_id, schedule_messages.c.agent_id,
+      schedule_messages.c.kafka_partition, schedule_messages.c.kafka_offset)
 
 agent_directory = Table(
     "agent_directory", metadata,
@@ -80,6 +87,7 @@ day_summaries = Table(
     Column("summary", JSONB, nullable=False),
     Column("as_of", BigInteger),
     Column("updated_at", BigInteger, nullable=False),
+    Column("topic_key", Text, nullable=False, unique=True),  # the rta.adherence key
 )
 Index("ix_day_summaries_agent_day", day_summaries.c.tenant_id, day_summaries.c.agent_id,
       day_summaries.c.day)

@@ -124,10 +124,11 @@ async def _acked(*futures: Any) -> None:
 class WorkerBackend:
     def __init__(self, app: Any, rt: Any, settings: WorkerSettings, tenants: TenantsConfig,
                  state_topic: Any, schedule_topic: Any, sessions_topic: Any,
-                 agents_table: Any, agent_input_topic: str) -> None:
+                 agents_table: Any, agent_input_topic: str, sink: Any = None) -> None:
         self.app, self.rt, self.settings, self.tenants = app, rt, settings, tenants
         self.state_topic, self.schedule_topic = state_topic, schedule_topic
         self.agents_table, self.agent_input_topic = agents_table, agent_input_topic
+        self.sink = sink  # the history sink, when there is a database
         self.views = TopicViews(settings)
         self.sessions = TopicSessions(self.views, sessions_topic, settings.session_idle_seconds)
         self.http: aiohttp.ClientSession | None = None
@@ -308,6 +309,8 @@ class WorkerBackend:
             ("rta_sessions", "gauge", "sessions known (not yet ended)",
              float(len(self.views.sessions))),
         ]
+        if self.sink is not None:
+            out += self.sink.metrics()
         return out
 
     async def close(self) -> None:

@@ -690,11 +690,19 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def _recovered(sender: Any, **kwargs: Any) -> None:
         rt.ready = True  # tables hold every changelog record of the assigned partitions
 
+    sink = None
+    if settings.database_url:
+        from history.store import HistoryStore
+        from streams.history_sink import HistorySink
+
+        sink = HistorySink(settings, HistoryStore(settings.database_url))
+        app.service(sink.service())
+
     if settings.web_enabled:
         from streams.api_backend import WorkerBackend, api_service
 
         backend = WorkerBackend(app, rt, settings, tenants, state_in, schedule_in,
-                                sessions_topic, agents, agent_input.get_topic_name())
+                                sessions_topic, agents, agent_input.get_topic_name(), sink)
         app.service(api_service(backend, settings, tenants))
 
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]

@@ -59,6 +59,7 @@ class WorkerSettings(BaseSettings):
     log_level: str = "info"
     # history in PostgreSQL: postgresql+asyncpg://USER@HOST:PORT/DB (None: no history)
     database_url: str | None = None
+    history_batch_max: int = Field(2000, ge=1)  # records per history database transaction
     stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
     @field_validator("cluster_secret", mode="before")

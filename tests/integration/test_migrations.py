@@ -70,7 +70,7 @@ def test_migrations_up_and_down_on_empty_and_populated(pg: LocalPostgres) -> Non
 
     # populated: down to nothing and up again
     asyncio.run(sql(pg, "INSERT INTO day_summaries VALUES ('t', '2026-03-01', '7', "
-                        "'{\"x\": 1}', 1, 1)"))
+                        "'{\"x\": 1}', 1, 1, 't:7:2026-03-01')"))
     asyncio.run(sql(pg, "INSERT INTO state_events (tenant_id, acd_server_id, acd_agent_id, "
                         "event_key, ts, state, received_at) VALUES ('t', '1', 'a', 'e1', 1, 3, 1)"))
     migrate(pg, "--downgrade", "base")

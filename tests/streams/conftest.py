@@ -59,6 +59,7 @@ class Worker:
         out = open(self.log, "ab")  # noqa: SIM115
         offset = self.log.stat().st_size if self.log.exists() else 0
         port = self.env.get("RTA_WEB_PORT") or str(_free_port())
+        self.web_port = int(port)
         web = {"RTA_WEB_PORT": port, "RTA_WEB_BIND": "127.0.0.1",
                "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,

@@ -45,20 +45,24 @@ def upgrade() -> None:
     sa.Column('summary', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('as_of', sa.BigInteger(), nullable=True),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('tenant_id', 'day', 'agent_id', name=op.f('pk_day_summaries'))
+    sa.Column('topic_key', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'day', 'agent_id', name=op.f('pk_day_summaries')),
+    sa.UniqueConstraint('topic_key', name=op.f('uq_day_summaries_topic_key'))
     )
     op.create_index('ix_day_summaries_agent_day', 'day_summaries', ['tenant_id', 'agent_id', 'day'], unique=False)
     op.create_table('schedule_messages',
     sa.Column('tenant_id', sa.Text(), nullable=False),
     sa.Column('agent_id', sa.Text(), nullable=False),
+    sa.Column('body_sha256', sa.Text(), nullable=False),
     sa.Column('kafka_partition', sa.Integer(), nullable=False),
     sa.Column('kafka_offset', sa.BigInteger(), nullable=False),
     sa.Column('from_ts', sa.BigInteger(), nullable=False),
     sa.Column('to_ts', sa.BigInteger(), nullable=False),
     sa.Column('body', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('received_at', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('tenant_id', 'agent_id', 'kafka_partition', 'kafka_offset', name=op.f('pk_schedule_messages'))
+    sa.PrimaryKeyConstraint('tenant_id', 'agent_id', 'body_sha256', name=op.f('pk_schedule_messages'))
     )
+    op.create_index('ix_schedule_messages_order', 'schedule_messages', ['tenant_id', 'agent_id', 'kafka_partition', 'kafka_offset'], unique=False)
     op.create_index('ix_schedule_messages_window', 'schedule_messages', ['tenant_id', 'from_ts', 'to_ts'], unique=False)
     op.create_table('state_events',
     sa.Column('tenant_id', sa.Text(), nullable=False),
@@ -79,6 +83,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_state_events_identity_ts', table_name='state_events')
     op.drop_table('state_events')
+    op.drop_index('ix_schedule_messages_order', table_name='schedule_messages')
     op.drop_index('ix_schedule_messages_window', table_name='schedule_messages')
     op.drop_table('schedule_messages')
     op.drop_index('ix_day_summaries_agent_day', table_name='day_summaries')

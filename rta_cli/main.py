@@ -232,6 +232,31 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recompute(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from history.migrate import NotMigrated
+    from rta_cli.recompute import recompute, report
+
+    settings = _settings(args)
+    if not settings.database_url:
+        print("rta recompute: no database: pass --database-url or set RTA_DATABASE_URL",
+              file=sys.stderr)
+        return 2
+    tenants = load_tenants(str(settings.tenants_file) if settings.tenants_file else None,
+                           settings.default_time_zone)
+    try:
+        stats = asyncio.run(recompute(settings, tenants, args.tenant, args.from_day,
+                                      args.to_day, args.agent, int(time.time() * 1000),
+                                      publish=not args.no_publish))
+    except (NotMigrated, ValueError) as exc:
+        print(f"rta recompute: {exc}", file=sys.stderr)
+        return 2
+    report(stats)
+    return 0
+
+
 def cmd_api_key(args: argparse.Namespace) -> int:
     from api.auth import hash_api_key, new_api_key
 
@@ -340,6 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downgrade", metavar="REVISION",
                    help="go down to REVISION instead (base: drop everything)")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("recompute", help="rebuild day summaries of any past range from the "
+                                         "history database and publish them")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--from", dest="from_day", required=True, type=date.fromisoformat,
+                   help="first day, YYYY-MM-DD (tenant time zone)")
+    p.add_argument("--to", dest="to_day", required=True, type=date.fromisoformat,
+                   help="last day, YYYY-MM-DD (inclusive)")
+    p.add_argument("--agent", help="only this agent id")
+    p.add_argument("--tenants", help="tenants file (TOML) (env RTA_TENANTS_FILE)")
+    p.add_argument("--database-url", help="env RTA_DATABASE_URL")
+    broker_flag(p)
+    p.add_argument("--no-publish", action="store_true",
+                   help="write the database only, not rta.adherence")
+    p.set_defaults(func=cmd_recompute)
 
     p = sub.add_parser("api-key", help="make an HTTP API key and the hash for the tenants file")
     p.add_argument("--key", help="hash this key instead of making a new one")

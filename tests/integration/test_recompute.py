@@ -1,0 +1,93 @@
+"""A schedule corrected for a day 45 days back, far behind the workers' lateness
+horizon: `rta recompute` fixes that day, and only that day, in the database and on
+rta.adherence. Real broker, real PostgreSQL, the worker as users run it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from history.migrate import upgrade
+from rta_cli.local_postgres import LocalPostgres
+from rta_cli.simulate import CentreSpec, generate
+from tests.integration.test_history_sink import db, summaries
+from tests.streams.conftest import latest, produce, wait_for
+from tests.streams.test_end_to_end import expected, tenants_file
+
+# a one-day horizon: the corrected day is long final on the worker
+TENANTS = ('[tenants.northwind]\ntime_zone = "America/Chicago"\nalert_after_seconds = 2\n'
+           "lateness_horizon_seconds = 86400\n")
+ZONE = ZoneInfo("America/Chicago")
+
+
+@pytest.fixture
+def pg() -> Iterator[LocalPostgres]:
+    with LocalPostgres() as server:
+        upgrade(server.url)
+        yield server
+
+
+def stored(pg: LocalPostgres) -> dict[str, tuple[Any, int]]:
+    return {f"{t}:{a}:{d.isoformat()}": (s, u) for t, a, d, s, u in db(
+        pg, "SELECT tenant_id, agent_id, day, summary, updated_at FROM day_summaries")}
+
+
+def test_recompute_fixes_a_day_45_days_back_and_only_it(
+        broker: Any, workers: Any, pg: LocalPostgres, tmp_path: Path) -> None:
+    today = datetime.now(ZONE).date()
+    first = today - timedelta(days=46)
+    fixed_day = first + timedelta(days=1)  # 45 days back
+    spec = CentreSpec(agents=6, days=5, start=first, tenant="northwind",
+                      time_zone="America/Chicago", seed=21, multichannel_fraction=0.3)
+    records = list(generate(spec))
+    tenants = tenants_file(tmp_path, TENANTS)
+    want = expected(records, tenants)
+    workers(tenants, env={"RTA_DATABASE_URL": pg.url})
+    produce(broker, records)
+    wait_for(lambda: summaries(pg) == want, timeout=120, every=1)
+    n_schedules = db(pg, "SELECT count(*) FROM schedule_messages")[0][0]
+
+    # the WFM corrects agent 1002's schedule of that day: the whole shift in service
+    lo = int(datetime.combine(fixed_day, datetime.min.time(), ZONE).timestamp() * 1000)
+    original = next(r["body"] for r in records if r["kind"] == "schedule"
+                    and r["body"]["agentId"] == 1002 and r["body"]["fromTimestamp"] == lo)
+    shift = [a for a in original["activities"] if a["startTime"] >= lo]
+    correction = {**original, "activities": [{
+        "activityType": "IN_SERVICE", "startTime": min(a["startTime"] for a in shift),
+        "endTime": max(a["endTime"] for a in shift)}]}
+    corrected = records + [{"kind": "schedule", "body": correction}]
+    want2 = expected(corrected, tenants)
+    key = f"northwind:1002:{fixed_day.isoformat()}"
+    assert want2[key] != want[key]  # the correction matters ...
+    assert {k: v for k, v in want2.items() if k != key} == {
+        k: v for k, v in want.items() if k != key}  # ... for that day only
+    before = stored(pg)
+
+    produce(broker, [{"kind": "schedule", "body": correction}])
+    wait_for(lambda: db(pg, "SELECT count(*) FROM schedule_messages")[0][0] == n_schedules + 1,
+             timeout=60)
+    assert summaries(pg)[key] == want[key]  # the worker left the final day alone
+
+    out = subprocess.run([sys.executable, "-m", "rta_cli.main", "recompute", "--tenant",
+                          "northwind", "--from", fixed_day.isoformat(), "--to",
+                          fixed_day.isoformat(), "--tenants", str(tenants), "--database-url",
+                          pg.url, "--broker", broker.url],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "recomputed 6 day summaries" in out.stderr
+
+    after = stored(pg)
+    assert summaries(pg) == want2
+    for k, (summary, updated) in before.items():
+        if not k.endswith(fixed_day.isoformat()):
+            assert after[k] == (summary, updated), k  # other days: not even rewritten
+    topic = latest(broker, "rta.adherence")
+    assert {f: v for f, v in topic[key].items() if f != "asOf"} == want2[key]

@@ -344,7 +344,7 @@ class Api:
             size, number = check_page(q.get("pageSize"), q.get("pageNumber"))
         except QueryError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
-        by_agent, order = self.backend.summaries(principal.tenant, day) or ({}, [])
+        by_agent, order = await self.backend.summaries(principal.tenant, day) or ({}, [])
         agent = q.get("agentId")
         if agent is not None:
             agent = agent.strip()

@@ -53,10 +53,11 @@ class Backend(Protocol):
     def status(self, tenant: str, agent_id: str) -> dict[str, Any] | None:
         """The agent's latest live status, or None if the tenant has no such agent."""
 
-    def summaries(self, tenant: str, date: str
-                  ) -> tuple[Mapping[str, bytes], Sequence[str]] | None:
+    async def summaries(self, tenant: str, date: str
+                        ) -> tuple[Mapping[str, bytes], Sequence[str]] | None:
         """The tenant's day summaries for ``date`` as JSON by agent id, and the agent
-        ids in page order (None: the date is older than the days kept)."""
+        ids in page order (None: the date is older than the days kept and there is no
+        history database)."""
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
                        to_ts: int) -> list[dict[str, Any]]:

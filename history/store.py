@@ -7,9 +7,11 @@ nothing, and a failed batch leaves nothing half-written.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, text
+import orjson
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -34,6 +36,15 @@ class HistoryStore:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def day(self, tenant: str, day: str) -> dict[str, bytes]:
+        """Every stored summary of the tenant for ``day`` (JSON bytes), by agent id."""
+        query = select(day_summaries.c.agent_id, day_summaries.c.summary).where(
+            day_summaries.c.tenant_id == tenant,
+            day_summaries.c.day == date.fromisoformat(day))
+        async with self.engine.connect() as conn:
+            return {agent: orjson.dumps(summary)
+                    for agent, summary in (await conn.execute(query)).all()}
 
     async def write(self, rows: Rows) -> None:
         async with self.engine.begin() as conn:

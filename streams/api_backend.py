@@ -30,6 +30,7 @@ from rta.agent import AgentReducer
 from rta.config import TenantsConfig, TenantSettings
 from rta.models import ScheduleMessage, StateEvent
 from rta.queries import activity_detail
+from rta.summary import agent_sort_key
 from streams.codec import agent_key, encode, identity_key
 from streams.settings import WorkerSettings
 from streams.views import TopicViews
@@ -170,10 +171,18 @@ class WorkerBackend:
         raw = self.views.status.get((tenant, agent_id))
         return None if raw is None else orjson.loads(raw)
 
-    def summaries(self, tenant: str, date: str) -> tuple[dict[str, bytes], list[str]] | None:
-        if not self.views.kept(tenant, date):
+    async def summaries(self, tenant: str, date: str
+                        ) -> tuple[dict[str, bytes], list[str]] | None:
+        if self.views.kept(tenant, date):  # recent days: live, from the views
+            return self.views.days.get((tenant, date), {}), self.views.agent_order(tenant, date)
+        if self.sink is None:
             return None
-        return self.views.days.get((tenant, date), {}), self.views.agent_order(tenant, date)
+        try:  # older days: from the history database
+            by_agent = await self.sink.store.day(tenant, date)
+        except Exception as exc:
+            raise Unavailable(f"the history database is unavailable ({type(exc).__name__}); "
+                              "retry") from None
+        return by_agent, sorted(by_agent, key=agent_sort_key)
 
     # ------------------------------------------------------------------ reducers
     def _assigned(self) -> set[int]:

@@ -4,9 +4,9 @@ rta.adherence. Real broker, real PostgreSQL, the worker as users run it."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.auth import hash_api_key
 from history.migrate import upgrade
 from rta_cli.local_postgres import LocalPostgres
 from rta_cli.simulate import CentreSpec, generate
+from tests.api.conftest import Http
 from tests.integration.test_history_sink import db, summaries
-from tests.streams.conftest import latest, produce, wait_for
+from tests.streams.conftest import latest, produce, topic_records, wait_for
 from tests.streams.test_end_to_end import expected, tenants_file
 
-# a one-day horizon: the corrected day is long final on the worker
 TENANTS = ('[tenants.northwind]\ntime_zone = "America/Chicago"\nalert_after_seconds = 2\n'
-           "lateness_horizon_seconds = 86400\n")
+           f'api_keys = ["{hash_api_key("rk-key")}"]\n')
 ZONE = ZoneInfo("America/Chicago")
 
 
@@ -45,12 +46,15 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
     today = datetime.now(ZONE).date()
     first = today - timedelta(days=46)
     fixed_day = first + timedelta(days=1)  # 45 days back
-    spec = CentreSpec(agents=6, days=5, start=first, tenant="northwind",
+    # ten days of data and the default 7-day horizon: the first days are final on the
+    # worker (pruned from its state) by the time the correction comes
+    spec = CentreSpec(agents=6, days=10, start=first, tenant="northwind",
                       time_zone="America/Chicago", seed=21, multichannel_fraction=0.3)
     records = list(generate(spec))
     tenants = tenants_file(tmp_path, TENANTS)
     want = expected(records, tenants)
-    workers(tenants, env={"RTA_DATABASE_URL": pg.url})
+    # the API's views keep one day: older days are answered from the database
+    w = workers(tenants, env={"RTA_DATABASE_URL": pg.url, "RTA_API_HISTORY_DAYS": "1"})
     produce(broker, records)
     wait_for(lambda: summaries(pg) == want, timeout=120, every=1)
     n_schedules = db(pg, "SELECT count(*) FROM schedule_messages")[0][0]
@@ -63,18 +67,19 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
     correction = {**original, "activities": [{
         "activityType": "IN_SERVICE", "startTime": min(a["startTime"] for a in shift),
         "endTime": max(a["endTime"] for a in shift)}]}
-    corrected = records + [{"kind": "schedule", "body": correction}]
+    corrected = [*records, {"kind": "schedule", "body": correction}]
     want2 = expected(corrected, tenants)
     key = f"northwind:1002:{fixed_day.isoformat()}"
     assert want2[key] != want[key]  # the correction matters ...
     assert {k: v for k, v in want2.items() if k != key} == {
         k: v for k, v in want.items() if k != key}  # ... for that day only
-    before = stored(pg)
 
     produce(broker, [{"kind": "schedule", "body": correction}])
     wait_for(lambda: db(pg, "SELECT count(*) FROM schedule_messages")[0][0] == n_schedules + 1,
              timeout=60)
     assert summaries(pg)[key] == want[key]  # the worker left the final day alone
+    time.sleep(3)  # the worker re-emits the retained days the window touches (same values)
+    before = stored(pg)
 
     out = subprocess.run([sys.executable, "-m", "rta_cli.main", "recompute", "--tenant",
                           "northwind", "--from", fixed_day.isoformat(), "--to",
@@ -83,6 +88,7 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "recomputed 6 day summaries" in out.stderr
+    assert topic_records(broker, "rta.deadletter") == []
 
     after = stored(pg)
     assert summaries(pg) == want2
@@ -91,3 +97,16 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
             assert after[k] == (summary, updated), k  # other days: not even rewritten
     topic = latest(broker, "rta.adherence")
     assert {f: v for f, v in topic[key].items() if f != "asOf"} == want2[key]
+
+    # the adherence endpoint answers that day from the database
+    api = Http(f"http://127.0.0.1:{w.web_port}")
+    r = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={fixed_day}&pageSize=200",
+                 key="rk-key")
+    assert r.status == 200
+    day_want = [v for k, v in sorted(want2.items()) if k.endswith(fixed_day.isoformat())]
+    got = [{f: v for f, v in s.items() if f != "asOf"} for s in r.json]
+    assert sorted(got, key=lambda s: s["agentId"]) == sorted(day_want,
+                                                             key=lambda s: s["agentId"])
+    one = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={fixed_day}"
+                          "&agentId=1002", key="rk-key").json
+    assert [{f: v for f, v in s.items() if f != "asOf"} for s in one] == [want2[key]]

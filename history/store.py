@@ -46,6 +46,13 @@ class HistoryStore:
             return {agent: orjson.dumps(summary)
                     for agent, summary in (await conn.execute(query)).all()}
 
+    async def has_schedule(self, tenant: str, agent: str, sha256: str) -> bool:
+        query = select(schedule_messages.c.agent_id).where(
+            schedule_messages.c.tenant_id == tenant, schedule_messages.c.agent_id == agent,
+            schedule_messages.c.body_sha256 == sha256)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def write(self, rows: Rows) -> None:
         async with self.engine.begin() as conn:
             for chunk in _chunks(_unique(rows.states, ("tenant_id", "acd_server_id",

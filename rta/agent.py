@@ -21,7 +21,7 @@ from typing import Any
 from rta.accounting import DayAcc, account, account_in_day, merged
 from rta.calendar import DayCalendar
 from rta.config import TenantSettings
-from rta.outputs import AlertOut, DaySummaryOut, Output, Rejected, StatusOut
+from rta.outputs import AlertOut, DaySummaryOut, Output, RecomputeNeeded, Rejected, StatusOut
 from rta.rules import Adherence, Rules
 from rta.schedule import AgentSchedule, Part
 from rta.states import IN_SERVICE_STATES, LOGOUT, RTAS_NAMES, STATE_NAMES
@@ -306,11 +306,17 @@ class AgentReducer:
         # days inside the window, and those of a part cut at to_ts: it starts anew there
         crossing = self.schedule.part_at(to_ts)
         hi = crossing.end - 1 if crossing is not None and crossing.start < to_ts else to_ts
+        outs: list[Output] = []
+        if self.floor is not None and from_ts < self.floor:
+            cal = self.ctx.calendar
+            last = min(cal.ordinal(hi), cal.ordinal(self.floor) - 1)
+            outs.append(RecomputeNeeded(self.ctx.tenant_id, self.agent_key,
+                                        cal.iso(cal.ordinal(from_ts)), cal.iso(last)))
         self.schedule.replace_window(from_ts, to_ts, parts)
         self._mark_dirty(from_ts, hi)
         if self.alerts.cursor is not None and from_ts <= self.alerts.cursor:
             self.alerts.recheck = True
-        return self.tick(now) if now is not None else []
+        return outs + (self.tick(now) if now is not None else [])
 
     def tick(self, now: int) -> list[Output]:
         """Advance open states to ``now``: alerts and live status."""

@@ -49,4 +49,13 @@ class Rejected:
     kind: str = "state"
 
 
-Output = DaySummaryOut | StatusOut | AlertOut | Rejected
+@dataclass(frozen=True, slots=True)
+class RecomputeNeeded(_AgentOutput):
+    """A schedule change reached days that are final here (before the floor): only a
+    recompute from the stored history can apply it. ``first``/``last``: YYYY-MM-DD."""
+
+    first: str
+    last: str
+
+
+Output = DaySummaryOut | StatusOut | AlertOut | Rejected | RecomputeNeeded

@@ -237,7 +237,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     import time
 
     from history.migrate import NotMigrated
-    from rta_cli.recompute import recompute, report
+    from streams.recompute import recompute, report
 
     settings = _settings(args)
     if not settings.database_url:
@@ -253,7 +253,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     except (NotMigrated, ValueError) as exc:
         print(f"rta recompute: {exc}", file=sys.stderr)
         return 2
-    report(stats)
+    print(report(stats), file=sys.stderr)
     return 0
 
 

@@ -41,7 +41,7 @@ from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.engine import bound_hold, future_rejection, hold_overflow_reason
 from rta.models import InputError, parse_schedule
-from rta.outputs import AlertOut, Output, Rejected, StatusOut
+from rta.outputs import AlertOut, Output, RecomputeNeeded, Rejected, StatusOut
 from rta.schedule import resolve_activities
 from rta.states import LOGOUT
 from streams import faust_fixes
@@ -173,6 +173,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     alerts_out = topic(settings.topic_alerts)
     deadletter_out = topic(settings.topic_deadletter)
     sessions_topic = topic(settings.topic_sessions, compacting=True)
+    recompute_topic = topic(settings.topic_recompute)
     directory_topic = topic(f"{settings.app_id}-directory", internal=True)
     agent_input = topic(f"{settings.app_id}-agent-input", internal=True)
 
@@ -261,6 +262,23 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             key=key, value=value, partition=partition, key_serializer=tbl.key_serializer,
             value_serializer="raw" if value is None else tbl.value_serializer,
             callback=tbl._on_changelog_sent)
+
+    async def recompute_needed(o: RecomputeNeeded, item: dict[str, Any]) -> Any:
+        """A schedule change reached days that are final here: with a history database,
+        ask for a recompute (streams.recompute); without one, say so in a dead letter."""
+        if settings.database_url:
+            from streams.recompute import schedule_digest
+
+            rt.count("recompute_requests")
+            return await recompute_topic.send(key=o.key.encode(), value=encode({
+                "tenantId": o.tenant_id, "agentKey": o.agent_key, "first": o.first,
+                "last": o.last, "scheduleSha256": schedule_digest(item["b"])}))
+        return await reject(None, Rejected(
+            f"schedule change applied, but it reaches days that are final on the worker "
+            f"({o.first} to {o.last}, before the lateness horizon): run `rta recompute "
+            f"--tenant {o.tenant_id} --from {o.first} --to {o.last} --agent {o.agent_key}` "
+            "(with a history database this happens by itself)", item["b"], "schedule"),
+            settings.topic_schedule)
 
     def state_item(tenant: str, agent: str, compact: list[Any]) -> tuple[int, dict[str, Any]]:
         return (rt.partition_of(agent_key(tenant, agent)),
@@ -526,6 +544,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     if not o.payload and item["k"] == "s":
                         o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind)
                     futures.append(await reject(None, o, settings.topic_state))
+                elif isinstance(o, RecomputeNeeded):
+                    futures.append(await recompute_needed(o, item))
         rt.count("applied", len(items))
 
     @app.agent(agent_input)
@@ -694,9 +714,12 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     if settings.database_url:
         from history.store import HistoryStore
         from streams.history_sink import HistorySink
+        from streams.recompute import RecomputeRunner
 
         sink = HistorySink(settings, HistoryStore(settings.database_url))
         app.service(sink.service())
+        app.service(RecomputeRunner(settings, tenants,
+                                    HistoryStore(settings.database_url)).service())
 
     if settings.web_enabled:
         from streams.api_backend import WorkerBackend, api_service

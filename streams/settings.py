@@ -88,6 +88,10 @@ class WorkerSettings(BaseSettings):
         return self.broker_url.removeprefix("kafka://").rstrip("/").replace(";", ",")
 
     @property
+    def topic_recompute(self) -> str:
+        return f"{self.app_id}-recompute"
+
+    @property
     def topic_sessions(self) -> str:
         return f"{self.app_id}-sessions"
 

@@ -92,3 +92,26 @@ def test_conflicting_held_events_are_reported_and_the_first_arrival_kept() -> No
     assert rej.payload["timestamp"] == T0 + 8 * H
     [s] = e.summaries()
     assert s["details"][0]["actuals"][1]["actualAgentStateStartTime"] == T0 + 9 * H
+
+
+def test_a_schedule_change_before_the_floor_asks_for_a_recompute() -> None:
+    from rta.agent import AgentReducer, TenantContext
+    from rta.config import TenantSettings
+    from rta.outputs import RecomputeNeeded
+    from rta.schedule import resolve_activities
+
+    ctx = TenantContext("t", TenantSettings(time_zone="UTC"))
+    r = AgentReducer(ctx, "7")
+    r.add_identity(("1", "a"))
+    r.apply_state(("1", "a"), T0 + 8 * H, 3, None, "e1")
+    r.prune(at=T0 + 3 * 24 * H)  # days before the 4th are final
+
+    def change(a: int, b: int) -> list[object]:
+        parts = resolve_activities(a, b, [("in_service", a + H, b - H)], ctx.rules)
+        return [o for o in r.apply_schedule(7, "a", a, b, parts)
+                if isinstance(o, RecomputeNeeded)]
+
+    [need] = change(T0 + 24 * H, T0 + 5 * 24 * H)  # days 2..5: 2 and 3 are final
+    assert (need.tenant_id, need.agent_key, need.first, need.last) == (
+        "t", "7", "2026-03-08", "2026-03-09")
+    assert change(T0 + 3 * 24 * H, T0 + 4 * 24 * H) == []  # from the floor on: live

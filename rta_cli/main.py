@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -161,7 +162,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     log = base / "broker.log"
     tenants_path = args.tenants or ("examples/tenants.toml"
                                     if Path("examples/tenants.toml").is_file() else None)
-    with LocalBroker(log=log) as broker:
+    with LocalBroker(log=log) as broker, contextlib.ExitStack() as stack:
+        history = "off (--no-history)"
+        if not args.no_history:
+            from history.migrate import upgrade
+            from rta_cli.local_postgres import LocalPostgres, PostgresError
+
+            try:
+                pg = stack.enter_context(LocalPostgres())
+            except PostgresError as exc:
+                history = f"off: {exc}"
+            else:
+                upgrade(pg.url)
+                args.database_url = pg.url
+                history = f"PostgreSQL, throwaway: {pg.url}"
         args.broker = broker.url
         args.data_dir = str(base / "worker")
         args.tenants = tenants_path
@@ -176,7 +190,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             stop = start_demo(settings, args.demo_agents)
         try:
             return run_worker(settings, tenants, banner=up_banner(
-                broker.url, settings, log, demo_agents=args.demo_agents if args.demo else None))
+                broker.url, settings, log, demo_agents=args.demo_agents if args.demo else None,
+                history=history))
         finally:
             if args.demo:
                 stop.set()
@@ -338,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed a simulated centre (yesterday and today, as if live)")
     p.add_argument("--demo-agents", type=_positive, default=20)
     p.add_argument("--web-port", type=int, help="HTTP API port (default 6066)")
+    p.add_argument("--no-history", action="store_true",
+                   help="no history database (default: a throwaway local PostgreSQL when "
+                        "its server binaries are installed)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("produce", help="send an event log (JSON Lines) to the input topics")

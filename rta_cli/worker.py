@@ -68,7 +68,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def up_banner(broker: str, settings: WorkerSettings, log: Path,
-              demo_agents: int | None = None) -> str:
+              demo_agents: int | None = None, history: str = "off") -> str:
     if demo_agents is None:
         demo = f"  try:  rta demo --broker {broker}\n"
     else:
@@ -82,6 +82,7 @@ rta is up.
   HTTP API: {api}  (OpenAPI: {api}/openapi.json; demo key in examples/tenants.toml)
     curl -H 'x-api-key: northwind-demo-key' {api}/v1/agents/1000/status
   broker (Kafka protocol, in memory): {broker}
+  history: {history}
   send state events to   {settings.topic_state}   key tenantId:acdServerId:acdAgentId
   send schedules to      {settings.topic_schedule}      key tenantId:agentId
   results on             {settings.topic_adherence}, {settings.topic_status}, \

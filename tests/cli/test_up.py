@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -40,6 +41,21 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+async def _count(url: str, day: str) -> int:
+    from datetime import date
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text("SELECT count(*) FROM day_summaries WHERE day = "
+                                              ":d"), {"d": date.fromisoformat(day)}) or 0)
+    finally:
+        await engine.dispose()
 
 
 def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
@@ -91,5 +107,11 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
             v["agentId"] for v in yesterdays().values())
         assert api.call("GET", "/v1/agents/1000/status", headers=key).status == 200
         assert api.call("GET", "/v1/agents/1000/status").status == 401
+        # and the history, in its throwaway PostgreSQL
+        url = re.search(r"history: PostgreSQL, throwaway: (\S+)", out.read_text())
+        assert url is not None, out.read_text()
+        stored = wait_for(lambda: asyncio.run(_count(url.group(1), yesterday)) == 4 or None,
+                          timeout=60)
+        assert stored
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) is not None

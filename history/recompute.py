@@ -22,9 +22,9 @@ from history.schema import agent_directory, day_summaries, schedule_messages, st
 from rta.calendar import DayCalendar
 from rta.config import TenantsConfig
 from rta.engine import Engine
-from rta.models import parse_schedule, parse_state_event
+from rta.models import StateEvent, parse_schedule
 
-AGENTS_PER_BATCH = 200
+AGENTS_PER_BATCH = 50  # a month of 50 agents is ~450,000 events in memory at once
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,11 @@ async def load(conn: AsyncConnection, rng: Range, agents: list[str]
     rows = [*(await conn.execute(edge)).all(), *(await conn.execute(inside)).all()]
     rows.sort(key=lambda r: r[2])  # by time: nothing is older than the horizon
     for server, acd, ts, state, reason, is_int, eid in rows:
-        out.append(("state", parse_state_event({
-            "tenantId": rng.tenant, "acdServerId": server, "acdAgentId": acd,
-            "gisStateIdentifier": state, "timestamp": ts, "eventId": eid,
-            "reasonCode": int(reason) if is_int and reason is not None else reason})))
+        # stored only after validation (history.rows): built without validating again
+        out.append(("state", StateEvent.model_construct(
+            tenant_id=rng.tenant, acd_server_id=server, acd_agent_id=acd, state=state,
+            timestamp=ts, event_id=eid,
+            reason=int(reason) if is_int and reason is not None else reason)))
     return out
 
 

@@ -114,6 +114,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "core":
         return bench_core(agents=args.agents, days=args.days, baseline_agents=args.baseline_agents)
+    if args.what == "recompute":
+        from rta_cli.bench_recompute import bench_recompute
+
+        return bench_recompute(agents=args.agents, days=args.days)
     if args.what == "pipeline":
         from rta_cli.bench_pipeline import bench_live, bench_pipeline
 
@@ -408,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser("bench", help="print performance figures")
-    p.add_argument("what", choices=["core", "pipeline"])
+    p.add_argument("what", choices=["core", "pipeline", "recompute"])
     p.add_argument("--agents", type=int, default=2000)
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--baseline-agents", type=int, default=100,

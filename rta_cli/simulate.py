@@ -36,6 +36,7 @@ class CentreSpec:
     overnight_fraction: float = 0.1
     schedule_change_fraction: float = 0.1
     identities_known_late_fraction: float = 0.0
+    first_agent: int = 0  # agent ids start at 1000 + this (to generate a centre in parts)
 
 
 def _local_ms(zone: ZoneInfo, d: date, minutes: int) -> int:
@@ -76,7 +77,7 @@ def _states(rng: random.Random, acts: list[tuple[str, int, int]], acd: str, serv
         counter[0] += 1
         out.append({"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
                     "gisStateIdentifier": state, "timestamp": ts, "reasonCode": reason,
-                    "eventId": f"{tenant}-{counter[0]}"})
+                    "eventId": f"{tenant}-{acd}-{counter[0]}"})
 
     t = start + rng.randint(-5 * MIN, 10 * MIN)
     emit(t, 3)
@@ -119,8 +120,8 @@ def generate(spec: CentreSpec) -> Iterator[dict[str, Any]]:
         timed.append((arrival, seq, record))
 
     for n in range(spec.agents):
-        agent_id = 1000 + n
-        acd = str(100_000 + n)
+        agent_id = 1000 + spec.first_agent + n
+        acd = str(100_000 + spec.first_agent + n)
         chat = f"chat-{agent_id}" if rng.random() < spec.multichannel_fraction else None
         overnight = rng.random() < spec.overnight_fraction
         known_late = rng.random() < spec.identities_known_late_fraction

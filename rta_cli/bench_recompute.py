@@ -1,0 +1,137 @@
+"""`rta bench recompute`: how long recomputing a month of a large tenant takes.
+
+A throwaway local PostgreSQL is filled (COPY, as the history sink would have over
+the month) with a simulated centre, generated in parts of 250 agents to bound
+memory; then :func:`streams.recompute.recompute` rebuilds every day of the range
+from it and writes the summaries to the database (no broker: ``publish=False``).
+The baseline, measured in the same run, is the core replaying the same inputs
+from memory (no database) for the first part's agents: the ratio shows what the
+database round trips cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from history.migrate import upgrade
+from history.recompute import Range, compute
+from history.rows import event_key
+from rta.config import TenantsConfig
+from rta.models import parse_schedule, parse_state_event
+from rta_cli.local_postgres import LocalPostgres
+from rta_cli.simulate import CentreSpec, generate
+from streams.recompute import recompute, report, schedule_digest
+from streams.settings import WorkerSettings
+
+PART = 250
+TENANT = "bench"
+ZONE = "America/Chicago"
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _load(dsn: str, records: list[dict[str, Any]], part: int) -> tuple[int, int]:
+    states, schedules, directory = [], [], {}
+    for i, r in enumerate(records):
+        b = r["body"]
+        if r["kind"] == "state":
+            reason = b.get("reasonCode")
+            states.append((TENANT, str(b.get("acdServerId", "1")), str(b["acdAgentId"]),
+                           event_key(b.get("eventId"), b["timestamp"],
+                                     int(b["gisStateIdentifier"]), reason),
+                           b["timestamp"], int(b["gisStateIdentifier"]),
+                           None if reason is None else str(reason),
+                           int(isinstance(reason, int)), b.get("eventId"), b["timestamp"]))
+        else:
+            agent = str(b["agentId"])
+            schedules.append((TENANT, agent, schedule_digest(b), part, i, b["fromTimestamp"],
+                              b["toTimestamp"], orjson.dumps(b).decode(), b["fromTimestamp"]))
+            idents = [("1", str(b["acdAgentId"]))] + [
+                (str(x.get("acdServerId", "1")), str(x["acdAgentId"]))
+                for x in b.get("acdIdentities") or []]
+            for server, acd in idents:
+                directory[(TENANT, server, acd)] = (TENANT, server, acd, agent, 0)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table("state_events", records=states, columns=[
+            "tenant_id", "acd_server_id", "acd_agent_id", "event_key", "ts", "state",
+            "reason", "reason_is_int", "event_id", "received_at"])
+        await conn.copy_records_to_table("schedule_messages", records=schedules, columns=[
+            "tenant_id", "agent_id", "body_sha256", "kafka_partition", "kafka_offset",
+            "from_ts", "to_ts", "body", "received_at"])
+        await conn.copy_records_to_table("agent_directory", records=list(directory.values()),
+                                         columns=["tenant_id", "acd_server_id",
+                                                  "acd_agent_id", "agent_id", "updated_at"])
+    finally:
+        await conn.close()
+    return len(states), len(schedules)
+
+
+def bench_recompute(agents: int, days: int) -> int:
+    first = date(2026, 3, 1)
+    last = first + timedelta(days=days - 1)
+    tenants = TenantsConfig.from_mapping({TENANT: {"time_zone": ZONE}})
+    with LocalPostgres() as pg:
+        upgrade(pg.url)
+        dsn = pg.dsn
+        t0 = time.perf_counter()
+        events = schedules = 0
+        baseline_inputs: list[tuple[str, Any]] = []
+        for part, start in enumerate(range(0, agents, PART)):
+            spec = CentreSpec(agents=min(PART, agents - start), days=days, start=first,
+                              time_zone=ZONE, tenant=TENANT, seed=part + 1,
+                              first_agent=start)
+            records = list(generate(spec))
+            n_ev, n_sch = asyncio.run(_load(dsn, records, part))
+            events, schedules = events + n_ev, schedules + n_sch
+            if part == 0:  # the baseline: the same agents' inputs, from memory
+                baseline_inputs = [
+                    ("schedule", parse_schedule(r["body"])) for r in records
+                    if r["kind"] == "schedule"] + sorted(
+                    (("state", parse_state_event(r["body"])) for r in records
+                     if r["kind"] == "state"), key=lambda x: x[1].timestamp)
+            print(f"  loaded {start + spec.agents:,} agents: {events:,} state events, "
+                  f"{schedules:,} schedule messages ({time.perf_counter() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+        load_s = time.perf_counter() - t0
+        asyncio.run(_analyze(dsn))
+
+        rng = Range.of(tenants, TENANT, first, last)
+        base_agents = min(PART, agents)
+        t1 = time.perf_counter()
+        n_base = len(compute(baseline_inputs, tenants, rng, None))
+        base_s = time.perf_counter() - t1
+        base_events = sum(k == "state" for k, _ in baseline_inputs)
+        del baseline_inputs
+
+        settings = WorkerSettings(database_url=pg.url)
+        stats = asyncio.run(recompute(settings, tenants, TENANT, first, last, None,
+                                      int(time.time() * 1000), publish=False))
+    per_s = stats["events"] / stats["seconds"]
+    base_per_s = base_events / base_s
+    print(f"history of {agents:,} agents x {days} days: {events:,} state events, "
+          f"{schedules:,} schedule messages, loaded in {load_s:.0f} s")
+    print(f"  rta recompute of the whole range: {report(stats)}: {per_s:,.0f} events/s; "
+          f"peak RSS {_rss_mib():,.0f} MiB")
+    print(f"  baseline, the core on {base_agents} agents' inputs from memory: "
+          f"{base_events:,} events -> {n_base:,} summaries in {base_s:.1f} s = "
+          f"{base_per_s:,.0f} events/s; recompute/baseline = {per_s / base_per_s:.2f}")
+    return 0
+
+
+async def _analyze(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()

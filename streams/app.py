@@ -92,17 +92,47 @@ class Runtime:
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
+        # the routers' inputs (state, schedule, directory topics): last offset done
+        self.upstream: dict[tuple[str, int], int] = {}
+        self.upstream_state: Any = None  # () -> [(tp, end, committed)], set by build_app
+
+    def mark_upstream(self, events: list[Any]) -> None:
+        for event in events:
+            msg = event.message
+            key = (msg.topic, msg.partition)
+            if msg.offset > self.upstream.get(key, -1):
+                self.upstream[key] = msg.offset
+
+    def upstream_caught_up(self) -> bool:
+        """No backlog waiting in front of the routers on this worker: while there is,
+        an agent-input partition that looks caught up is only waiting for the routers
+        (a cold start with a backlog), and alerts must stay in event time."""
+        if self.upstream_state is None:
+            return True
+        try:
+            parts = self.upstream_state()
+        except Exception:
+            return True
+        for tp, end, committed in parts:
+            if end is None:
+                return False  # no fetch answered yet: a backlog may be there
+            done = self.upstream.get((tp.topic, tp.partition))
+            reached = done + 1 if done is not None else committed
+            if reached is None or reached < end:
+                return False
+        return True
 
     def caught_up(self, partition: int) -> bool:
-        """No backlog left on this agent-input partition (live mode)."""
+        """No backlog left on this agent-input partition, nor in front of the routers
+        (live mode)."""
         done = self.processed.get(partition)
         if done is None or self.highwater is None:
-            return True
+            return self.upstream_caught_up()
         try:
             end = self.highwater(partition)
         except Exception:  # not assigned (any more), or no fetch yet
-            return True
-        return end is None or done + 1 >= end
+            return self.upstream_caught_up()
+        return (end is None or done + 1 >= end) and self.upstream_caught_up()
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -326,6 +356,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             for ikey, hold in holds.items():
                 futures.append(await directory_topic.send(key=ikey.encode(), value=encode(hold)))
             await delivered(futures)
+            rt.mark_upstream(events)
             rt.count("routed", len(events))
 
     @app.agent(schedule_in)
@@ -361,6 +392,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
             futures += await send_items(forwards)
             await delivered(futures)
+            rt.mark_upstream(events)
 
     @app.agent(directory_topic)
     async def directory_updates(stream: Any) -> None:
@@ -435,6 +467,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             written = [await put(directory, k, v, part) for k, (part, v) in dirs.items()]
             written += [await put(held, k, v, part) for k, (part, v) in holds.items()]
             await delivered(written)
+            rt.mark_upstream(events)
 
     # ------------------------------------------------------------------ reducers
     from faust.types import TP
@@ -443,6 +476,16 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         return app.consumer.highwater(TP(agent_input.get_topic_name(), partition))
 
     rt.highwater = highwater
+    upstream_topics = {state_in.get_topic_name(), schedule_in.get_topic_name(),
+                       directory_topic.get_topic_name()}
+
+    def upstream_state() -> list[tuple[Any, int | None, int | None]]:
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        return [(tp, consumer.highwater(tp), committed.get(tp))
+                for tp in consumer.assignment() if tp.topic in upstream_topics]
+
+    rt.upstream_state = upstream_state
 
     def reducer_for(akey: str, tenant: str) -> AgentReducer:
         reducer = rt.reducers.get(akey)

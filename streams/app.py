@@ -25,6 +25,7 @@ replacement, upserts), so the service is at-least-once end to end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -113,12 +114,11 @@ class Runtime:
             parts = self.upstream_state()
         except Exception:
             return True
-        for tp, end, committed in parts:
+        for tp, end, start in parts:
             if end is None:
                 return False  # no fetch answered yet: a backlog may be there
             done = self.upstream.get((tp.topic, tp.partition))
-            reached = done + 1 if done is not None else committed
-            if reached is None or reached < end:
+            if (done + 1 if done is not None else start) < end:
                 return False
         return True
 
@@ -479,11 +479,26 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     upstream_topics = {state_in.get_topic_name(), schedule_in.get_topic_name(),
                        directory_topic.get_topic_name()}
 
-    def upstream_state() -> list[tuple[Any, int | None, int | None]]:
-        consumer = app.consumer
+    def upstream_state() -> list[tuple[Any, int | None, int]]:
+        """(partition, log end, where reading starts) of the routers' inputs. A partition
+        nothing was read from in this process starts at its committed offset, which is
+        the consumer's fetch position until something is fetched."""
+        consumer: Any = app.consumer
         committed = getattr(consumer, "_committed_offset", {})
-        return [(tp, consumer.highwater(tp), committed.get(tp))
-                for tp in consumer.assignment() if tp.topic in upstream_topics]
+        try:
+            positions = consumer._thread._consumer._subscription.subscription.assignment
+        except AttributeError:
+            positions = None
+        out: list[tuple[Any, int | None, int]] = []
+        for tp in consumer.assignment():
+            if tp.topic not in upstream_topics:
+                continue
+            start = committed.get(tp) or 0
+            if positions is not None:
+                with contextlib.suppress(Exception):
+                    start = max(start, positions.state_value(tp).position or 0)
+            out.append((tp, consumer.highwater(tp), start))
+        return out
 
     rt.upstream_state = upstream_state
 

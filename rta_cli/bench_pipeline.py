@@ -25,7 +25,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from rta.config import TenantsConfig
 from rta.models import parse_schedule
 from rta.schedule import resolve_activities
 from rta_cli.kafka_tools import produce_records
-from rta_cli.local_broker import LocalBroker
+from rta_cli.local_broker import LocalBroker, free_port
 from rta_cli.simulate import CentreSpec, generate
 from streams.codec import decode_state
 from streams.settings import WorkerSettings
@@ -111,9 +110,7 @@ async def _baseline(settings: WorkerSettings, records: list[dict[str, Any]],
 
 def _start_worker(broker: str, tmp: Path, tenants: Path) -> tuple[subprocess.Popen[bytes], Path]:
     log = tmp / "worker.log"
-    with socket.socket() as s:  # the worker's HTTP API on a free port
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # the worker's HTTP API
     env = {**os.environ, "RTA_STATS_SECONDS": "0.5", "RTA_WEB_PORT": str(port),
            "RTA_WEB_BIND": "127.0.0.1", "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
     proc = subprocess.Popen(

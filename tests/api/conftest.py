@@ -20,10 +20,10 @@ import orjson
 import pytest
 
 from api.auth import hash_api_key, hash_password
-from rta_cli.local_broker import LocalBroker
+from rta_cli.local_broker import LocalBroker, free_port
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
-from tests.streams.conftest import Worker, _free_port
+from tests.streams.conftest import Worker
 
 KEYS = {"northwind": "nw-key-0123456789abcdef", "contoso": "co-key-fedcba9876543210"}
 PASSWORDS = {"northwind": ("nw-sup", "nw-secret-pass"), "contoso": ("co-sup", "co-secret-pass")}
@@ -40,10 +40,6 @@ def tenants_text(alert_after: int = 2) -> str:
                    f'users = [{{ user_id = "{user}", password = '
                    f'"{hash_password(password, SALT, 1000)}" }}]\n')
     return "\n".join(out)
-
-
-def free_port() -> int:
-    return _free_port()
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import orjson
 import pytest
 
 from rta_cli.kafka_tools import produce_records, read_topic
-from rta_cli.local_broker import LocalBroker
+from rta_cli.local_broker import LocalBroker, free_port
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 
@@ -35,12 +34,6 @@ FAST_GROUP = {
     # table recovery skip the changelog tail (BROKER.md): one record per batch.
     "RTA_PRODUCER_MAX_BATCH_SIZE": "1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Worker:
@@ -58,7 +51,7 @@ class Worker:
             cmd += ["--tenants", str(self.tenants)]
         out = open(self.log, "ab")  # noqa: SIM115
         offset = self.log.stat().st_size if self.log.exists() else 0
-        port = self.env.get("RTA_WEB_PORT") or str(_free_port())
+        port = self.env.get("RTA_WEB_PORT") or str(free_port())
         self.web_port = int(port)
         web = {"RTA_WEB_PORT": port, "RTA_WEB_BIND": "127.0.0.1",
                "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}

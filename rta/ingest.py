@@ -8,12 +8,15 @@ from the credential: an item naming another tenant is a bad item. The clock
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rta.config import TenantSettings
 from rta.engine import future_rejection
 from rta.models import InputError, ScheduleMessage, StateEvent, parse_schedule, parse_state_event
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,72 +54,63 @@ def validate_states(body: Any, tenant: str, acd_server_id: str, settings: Tenant
     if not isinstance(body, list):
         raise BatchError(f"the body must be a JSON array of state items, got "
                          f"{_kind(body)}")
-    if len(body) > max_items:
-        raise BatchError(f"{len(body)} items exceed the batch limit of {max_items}; "
-                         "split the batch", too_large=True)
-    out: list[StateEvent] = []
-    bad: list[ItemProblems] = []
-    for i, item in enumerate(body):
-        if not isinstance(item, dict):
-            bad.append(ItemProblems(i, [f"must be a JSON object, got {_kind(item)}"]))
-            continue
-        problems = []
-        wrong_tenant = _tenant_problem(item, tenant)
-        if wrong_tenant:
-            problems.append(wrong_tenant)
+
+    def check(item: dict[str, Any], problems: list[str]) -> StateEvent | None:
         server = item.get("acdServerId")
         if server is not None and str(server).strip() != acd_server_id:
             problems.append(f"acdServerId: {server!r} differs from the acdServerId query "
                             f"parameter ({acd_server_id!r})")
-        try:
-            ev = parse_state_event({**item, "tenantId": tenant, "acdServerId": acd_server_id})
-        except InputError as exc:
-            problems.extend(exc.problems)
-        else:
-            too_far = future_rejection(ev, now, settings)
-            if too_far:
-                problems.append(too_far)
-            elif not problems:
-                out.append(ev)
-        if problems:
-            bad.append(ItemProblems(i, problems))
-    if bad:
-        raise BatchError(f"{len(bad)} of {len(body)} state items are invalid; none was "
-                         "accepted", bad)
-    return out
+        ev = parse_state_event({**item, "tenantId": tenant, "acdServerId": acd_server_id})
+        too_far = future_rejection(ev, now, settings)
+        if too_far:
+            problems.append(too_far)
+        return ev
+
+    return _all_or_nothing(body, tenant, max_items, "state items", check)
 
 
 def validate_schedules(body: Any, tenant: str, max_items: int) -> list[ScheduleMessage]:
     """Schedule messages: one JSON object or an array of them."""
-    items = body if isinstance(body, list) else [body]
     if not isinstance(body, list | dict):
         raise BatchError(f"the body must be a schedule message (JSON object) or an array of "
                          f"them, got {_kind(body)}")
+
+    def check(item: dict[str, Any], problems: list[str]) -> ScheduleMessage | None:
+        return parse_schedule({**item, "tenantId": tenant})
+
+    return _all_or_nothing(body if isinstance(body, list) else [body], tenant, max_items,
+                           "schedule messages", check)
+
+
+def _all_or_nothing(items: list[Any], tenant: str, max_items: int, what: str,
+                    check: Callable[[dict[str, Any], list[str]], T | None]) -> list[T]:
+    """``check`` each item (it may add problems, or raise InputError); every item's
+    problems, or every item's value."""
     if len(items) > max_items:
-        raise BatchError(f"{len(items)} schedule messages exceed the batch limit of "
-                         f"{max_items}; split the batch", too_large=True)
-    out: list[ScheduleMessage] = []
+        raise BatchError(f"{len(items)} {what} exceed the batch limit of {max_items}; "
+                         "split the batch", too_large=True)
+    out: list[T] = []
     bad: list[ItemProblems] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             bad.append(ItemProblems(i, [f"must be a JSON object, got {_kind(item)}"]))
             continue
-        problems = []
+        problems: list[str] = []
         wrong_tenant = _tenant_problem(item, tenant)
         if wrong_tenant:
             problems.append(wrong_tenant)
         try:
-            msg = parse_schedule({**item, "tenantId": tenant})
+            value = check(item, problems)
         except InputError as exc:
             problems.extend(exc.problems)
         else:
-            if not problems:
-                out.append(msg)
+            if not problems and value is not None:
+                out.append(value)
         if problems:
             bad.append(ItemProblems(i, problems))
     if bad:
-        raise BatchError(f"{len(bad)} of {len(items)} schedule messages are invalid; none "
-                         "was accepted", bad)
+        raise BatchError(f"{len(bad)} of {len(items)} {what} are invalid; none was "
+                         "accepted", bad)
     return out
 
 

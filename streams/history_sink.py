@@ -12,7 +12,6 @@ redelivered batch changes nothing. Its lag is in ``/metrics``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -23,6 +22,7 @@ from mode import Service
 
 from history.rows import Rows, add_alert, add_schedule, add_state, add_summary
 from history.store import HistoryStore
+from streams.consumers import stop_reading
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.history")
@@ -56,12 +56,7 @@ class HistorySink:
         self._task = asyncio.create_task(self._run(), name="rta-history-sink")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self.consumer is not None:
-            await self.consumer.stop()
+        await stop_reading(self._task, self.consumer)
         await self.store.close()
 
     def rows(self, batch: dict[TopicPartition, list[Any]]) -> Rows:

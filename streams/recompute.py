@@ -26,6 +26,7 @@ from history.rows import Rows, add_summary
 from history.store import HistoryStore
 from rta.calendar import DayCalendar
 from rta.config import TenantsConfig
+from streams.consumers import stop_reading
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.recompute")
@@ -124,12 +125,7 @@ class RecomputeRunner:
         self._task = asyncio.create_task(self._run(), name="rta-recompute-runner")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self.consumer is not None:
-            await self.consumer.stop()
+        await stop_reading(self._task, self.consumer)
         await self.store.close()
 
     async def run_one(self, req: dict[str, Any]) -> None:

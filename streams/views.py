@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.ports import Session, Unavailable
 from rta.summary import agent_sort_key
+from streams.consumers import stop_reading
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.views")
@@ -61,12 +62,7 @@ class TopicViews:
         self._task = asyncio.create_task(self._run(), name="rta-query-views")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self.consumer is not None:
-            await self.consumer.stop()
+        await stop_reading(self._task, self.consumer)
 
     async def _run(self) -> None:
         assert self.consumer is not None

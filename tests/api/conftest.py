@@ -23,7 +23,7 @@ from api.auth import hash_api_key, hash_password
 from rta_cli.local_broker import LocalBroker, free_port
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
-from tests.streams.conftest import Worker
+from tests.streams.conftest import Worker, wait_for
 
 KEYS = {"northwind": "nw-key-0123456789abcdef", "contoso": "co-key-fedcba9876543210"}
 PASSWORDS = {"northwind": ("nw-sup", "nw-secret-pass"), "contoso": ("co-sup", "co-secret-pass")}
@@ -136,11 +136,4 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def wait_until(check: Any, timeout: float = 60, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise TimeoutError(f"condition not met in {timeout} s (last: {str(last)[:300]})")
+    return wait_for(check, timeout, every)

@@ -276,6 +276,47 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forward(args: argparse.Namespace) -> int:
+    from rta_cli.forward import run_forward
+    from wfm.config import WfmConfig, WfmConfigError
+
+    try:
+        config = WfmConfig.load(args.config)
+    except WfmConfigError as exc:
+        print(f"rta forward: {exc}", file=sys.stderr)
+        return 2
+    port, args.web_port = args.web_port, None  # the worker's API port is not this one
+    return run_forward(_settings(args), config, port)
+
+
+def cmd_schedules_sync(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from streams.schedule_sync import run_sync
+    from wfm.config import WfmConfig, WfmConfigError
+
+    try:
+        config = WfmConfig.load(args.config)
+    except WfmConfigError as exc:
+        print(f"rta schedules sync: {exc}", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    tenants = load_tenants(str(settings.tenants_file) if settings.tenants_file else None,
+                           settings.default_time_zone)
+    tenant = config.wfm.tenant
+    time_zone = config.sync.time_zone or tenants.get(tenant).time_zone
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"rta schedules sync: {config.source}: [sync] time_zone: unknown IANA time "
+              f"zone {time_zone!r}", file=sys.stderr)
+        return 2
+    if config.sync.time_zone is None and tenant not in tenants.tenants:
+        print(f"rta schedules sync: tenant {tenant!r} is not in the tenants file; its days "
+              f"are taken in {time_zone} (the default time zone)", file=sys.stderr)
+    return run_sync(settings, config, time_zone, args.once)
+
+
 def cmd_api_key(args: argparse.Namespace) -> int:
     from api.auth import hash_api_key, new_api_key
 
@@ -402,6 +443,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-publish", action="store_true",
                    help="write the database only, not rta.adherence")
     p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("forward", help="forward rta.agent-state to a Webex WFO-style WFM "
+                                       "(realTimeAgentState)")
+    p.add_argument("--config", required=True,
+                   help="WFM file (TOML): [wfm] base_url, tenant, user; [forward] batching")
+    broker_flag(p)
+    p.add_argument("--web-port", type=int, default=6067,
+                   help="port of /metrics and /livez (default 6067; 0: none)")
+    p.set_defaults(func=cmd_forward)
+
+    p = sub.add_parser("schedules", help="schedules from a Webex WFO-style WFM")
+    schedules = p.add_subparsers(dest="schedules_command", required=True)
+    p = schedules.add_parser("sync", help="publish the WFM's schedules to rta.schedule: the "
+                                          "agent-days that changed, every interval")
+    p.add_argument("--config", required=True,
+                   help="WFM file (TOML): [wfm] base_url, tenant, user; [sync] range, limits")
+    broker_flag(p)
+    p.add_argument("--tenants", help="tenants file (TOML) with the tenant's time zone "
+                                     "(env RTA_TENANTS_FILE; [sync] time_zone overrides it)")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (1 if it failed)")
+    p.set_defaults(func=cmd_schedules_sync)
 
     p = sub.add_parser("api-key", help="make an HTTP API key and the hash for the tenants file")
     p.add_argument("--key", help="hash this key instead of making a new one")

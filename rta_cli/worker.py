@@ -35,6 +35,14 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
         except OSError as exc:
             print(f"rta: cannot reach the history database: {exc}", file=sys.stderr)
             return 2
+    if settings.forward_config is not None:
+        from wfm.config import WfmConfig, WfmConfigError
+
+        try:
+            WfmConfig.load(settings.forward_config)
+        except WfmConfigError as exc:
+            print(f"rta: RTA_FORWARD_CONFIG: {exc}", file=sys.stderr)
+            return 2
     created = asyncio.run(ensure_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)

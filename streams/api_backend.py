@@ -17,6 +17,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -125,11 +126,14 @@ async def _acked(*futures: Any) -> None:
 class WorkerBackend:
     def __init__(self, app: Any, rt: Any, settings: WorkerSettings, tenants: TenantsConfig,
                  state_topic: Any, schedule_topic: Any, sessions_topic: Any,
-                 agents_table: Any, agent_input_topic: str, sink: Any = None) -> None:
+                 agents_table: Any, agent_input_topic: str, sink: Any = None,
+                 extra_metrics: list[Callable[[], list[tuple[str, str, str, float]]]]
+                 | None = None) -> None:
         self.app, self.rt, self.settings, self.tenants = app, rt, settings, tenants
         self.state_topic, self.schedule_topic = state_topic, schedule_topic
         self.agents_table, self.agent_input_topic = agents_table, agent_input_topic
         self.sink = sink  # the history sink, when there is a database
+        self.extra_metrics = extra_metrics or []  # e.g. the WFM forwarder's
         self.views = TopicViews(settings)
         self.sessions = TopicSessions(self.views, sessions_topic, settings.session_idle_seconds)
         self.http: aiohttp.ClientSession | None = None
@@ -320,6 +324,8 @@ class WorkerBackend:
         ]
         if self.sink is not None:
             out += self.sink.metrics()
+        for more in self.extra_metrics:
+            out += more()
         return out
 
     async def close(self) -> None:

@@ -789,11 +789,21 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         app.service(RecomputeRunner(settings, tenants,
                                     HistoryStore(settings.database_url)).service())
 
+    forwarders = []
+    if settings.forward_config is not None:  # the WFM forwarder, inside this worker
+        from streams.forwarder import Forwarder
+        from wfm.config import WfmConfig
+
+        fwd = Forwarder(settings, WfmConfig.load(settings.forward_config))
+        forwarders.append(fwd)
+        app.service(fwd.service())
+
     if settings.web_enabled:
         from streams.api_backend import WorkerBackend, api_service
 
         backend = WorkerBackend(app, rt, settings, tenants, state_in, schedule_in,
-                                sessions_topic, agents, agent_input.get_topic_name(), sink)
+                                sessions_topic, agents, agent_input.get_topic_name(), sink,
+                                extra_metrics=[f.metrics for f in forwarders])
         app.service(api_service(backend, settings, tenants))
 
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]

@@ -60,6 +60,8 @@ class WorkerSettings(BaseSettings):
     # history in PostgreSQL: postgresql+asyncpg://USER@HOST:PORT/DB (None: no history)
     database_url: str | None = None
     history_batch_max: int = Field(2000, ge=1)  # records per history database transaction
+    # a WFM file (as for rta forward --config): its forwarder runs inside this worker
+    forward_config: Path | None = None
     stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
     @field_validator("cluster_secret", mode="before")
@@ -94,6 +96,11 @@ class WorkerSettings(BaseSettings):
     @property
     def topic_sessions(self) -> str:
         return f"{self.app_id}-sessions"
+
+    @property
+    def topic_schedule_sync(self) -> str:
+        """Compacted: the digest of each agent-day ``rta schedules sync`` published."""
+        return f"{self.app_id}-schedule-sync"
 
     @property
     def advertised_url(self) -> str:

@@ -13,9 +13,10 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions}
+        compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions,
+                     settings.topic_schedule_sync}
         wanted = [*settings.input_topics(), *settings.output_topics(), settings.topic_sessions,
-                  settings.topic_recompute]
+                  settings.topic_recompute, settings.topic_schedule_sync]
         new = [NewTopic(name, settings.partitions, settings.replication_factor,
                         topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
                for name in wanted if name not in existing]

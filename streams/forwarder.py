@@ -1,0 +1,384 @@
+"""The WFM forwarder: ``rta.agent-state`` -> Webex ``realTimeAgentState`` posts.
+
+A consumer group of its own (``<app_id>-forward-<tenant>``) reads the input
+topic; the records of the configured tenant are posted to the WFM in batches
+(one ACD server per request, by size and by time), in the topic's order per
+ACD identity. Offsets are committed only after the WFM accepted a batch, so
+nothing is lost; after a crash only the batch in flight is sent again.
+
+- 5xx, 408/429, timeouts, connection failures and refused logins: the batch is
+  retried with exponential back-off and full jitter, for as long as it takes
+  (reading pauses when the read-ahead buffer is full: back-pressure).
+- 401: a new session, then the request once more (``wfm.client``).
+- Any other 4xx: the batch is split in halves and each half sent again, so a
+  record the WFM refuses is found alone and goes to ``rta.deadletter`` with the
+  WFM's answer, and the valid records around it are delivered, in order.
+- Event ids (or, without one, the event's content) seen in the last
+  ``dedup_lookback`` records of a partition are forwarded once; after a restart
+  that window is read again before forwarding resumes.
+- States Webex does not document (7, 8, 9) are sent as the configured ones.
+
+Runs as ``rta forward --config FILE`` or inside a worker (``RTA_FORWARD_CONFIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from mode import Service
+
+from rta.models import InputError, parse_state_event
+from streams.codec import dead_letter
+from streams.forward_buffer import Batch, ForwardBuffer, Partition, Pending
+from streams.settings import WorkerSettings
+from wfm.client import Permanent, Transient, WfmClient
+from wfm.config import WfmConfig
+
+log = logging.getLogger("rta.forward")
+
+
+class Forwarder:
+    def __init__(self, settings: WorkerSettings, config: WfmConfig,
+                 client: WfmClient | None = None) -> None:
+        self.settings, self.config = settings, config
+        self.fwd = config.forward
+        self.tenant = config.wfm.tenant
+        self.client = client or WfmClient(config)
+        self.buffer = ForwardBuffer(self.fwd.dedup_lookback)
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._prefill: dict[Partition, int] = {}  # re-read below this offset: seen keys only
+        self._uncommitted: dict[Partition, int] = {}
+        self.positions: dict[Partition, int] = {}  # committed offsets
+        self.in_flight = 0
+        # metrics
+        self.forwarded = 0  # states the WFM accepted
+        self.batches = 0  # requests the WFM accepted
+        self.failures = 0  # failed requests (each retried)
+        self.deadlettered = 0  # states the WFM refused
+        self.duplicates = 0  # input duplicates not forwarded again
+        self.skipped = 0  # other tenants / servers, invalid records
+        self.lag = 0
+        self.wfm_up = True
+        self.last_success = 0.0
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.app_id}-forward-{self.tenant}"
+
+    # ------------------------------------------------------------------ life
+    async def start(self) -> None:
+        s = self.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap, group_id=self.group_id, enable_auto_commit=False,
+            auto_offset_reset=self.fwd.start_from,
+            max_poll_records=max(100, min(self.fwd.batch_max_items * 2, 5000)),
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            # the reading task keeps polling through WFM outages; this is a safety net
+            max_poll_interval_ms=24 * 3600 * 1000,
+            session_timeout_ms=int(s.broker_session_timeout * 1000),
+            heartbeat_interval_ms=int(s.broker_heartbeat_interval * 1000))
+        self.consumer.subscribe([s.topic_state], listener=_Rebalance(self))
+        self.producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap, acks="all",
+                                         linger_ms=5)
+        await self.producer.start()
+        await self.consumer.start()
+        self._tasks = [asyncio.create_task(self._read(), name="rta-forward-read"),
+                       asyncio.create_task(self._send(), name="rta-forward-send"),
+                       asyncio.create_task(self._measure(), name="rta-forward-lag")]
+        log.info("forwarding %s of tenant %r to %s (group %s)", s.topic_state, self.tenant,
+                 self.config.wfm.base_url, self.group_id)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the batch in flight finish (up to ``grace`` s), commit, end the session."""
+        self._stopping = True
+        self._wake.set()
+        send = self._tasks[1] if len(self._tasks) > 1 else None
+        if send is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(send), grace)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._commit()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.client.close()
+
+    # ------------------------------------------------------------------ reading
+    def partitions_assigned(self, tps: set[Partition], committed: dict[Partition, int],
+                            seek_to: dict[Partition, int]) -> None:
+        self.buffer.drop(tps)
+        for tp in tps:
+            self._uncommitted.pop(tp, None)
+            if tp in committed:
+                self.positions[tp] = committed[tp]
+            if seek_to.get(tp, 0) < committed.get(tp, 0):
+                self._prefill[tp] = committed[tp]
+
+    def partitions_revoked(self, tps: set[Partition]) -> None:
+        self.buffer.drop(tps)
+        for tp in tps:
+            self._prefill.pop(tp, None)
+            self._uncommitted.pop(tp, None)
+
+    def decode(self, tp: Partition, offset: int, key: bytes | None, value: bytes | None,
+               now: float) -> tuple[Pending, str | None]:
+        """The WFM item of one record, or a skip; and its dedup key."""
+        skip = Pending(offset, None, None, arrived=now)
+        try:
+            ev = parse_state_event(orjson.loads(value or b""))
+        except (orjson.JSONDecodeError, InputError):
+            self.skipped += 1  # the routers dead-letter it with the reason
+            return skip, None
+        if ev.tenant_id != self.tenant or (
+                self.fwd.acd_servers and ev.acd_server_id not in self.fwd.acd_servers):
+            self.skipped += 1
+            return skip, None
+        dedup = (f"id:{ev.event_id}" if ev.event_id is not None else
+                 f"{ev.acd_server_id}|{ev.acd_agent_id}|{ev.timestamp}|{ev.state}|{ev.reason}")
+        item = {"acdAgentId": ev.acd_agent_id,
+                "gisStateIdentifier": str(self.fwd.state_map.get(ev.state, ev.state)),
+                "timestamp": ev.timestamp, "reasonCode": ev.reason}
+        return Pending(offset, ev.acd_server_id, item, key, value, now), dedup
+
+    async def _read(self) -> None:
+        assert self.consumer is not None
+        paused = False
+        while True:
+            try:
+                full = self.buffer.size >= self.fwd.buffer_max_records
+                if full != paused:
+                    parts = self.consumer.assignment()
+                    if full:
+                        self.consumer.pause(*parts)
+                    else:
+                        self.consumer.resume(*parts)
+                    paused = full
+                data = await self.consumer.getmany(timeout_ms=200)
+                now = time.monotonic()
+                for tp, records in data.items():
+                    part = (tp.topic, tp.partition)
+                    for rec in records:
+                        self._take(part, rec.offset, rec.key, rec.value, now)
+                if data:
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("forwarder: reading failed; reading again", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    def _take(self, part: Partition, offset: int, key: bytes | None, value: bytes | None,
+              now: float) -> None:
+        entry, dedup = self.decode(part, offset, key, value, now)
+        until = self._prefill.get(part)
+        if until is not None:
+            if offset < until:
+                if dedup is not None:
+                    self.buffer.remember(part, dedup)
+                return
+            del self._prefill[part]
+        if not self.buffer.add(part, entry, dedup):
+            self.duplicates += 1
+
+    # ------------------------------------------------------------------ sending
+    async def _send(self) -> None:
+        max_items, max_wait = self.fwd.batch_max_items, self.fwd.batch_max_wait_ms / 1000
+        while not self._stopping:
+            batch = self.buffer.next_batch(max_items)
+            if batch is None or (len(batch) < max_items and not self._stopping
+                                 and self._waited(batch) < max_wait):
+                if self._uncommitted or self.buffer.has_commits():
+                    await self._commit()  # skips only: still move the offsets on
+                self._wake.clear()
+                wait = max_wait - self._waited(batch) if batch is not None else 1.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.001))
+                continue
+            self.in_flight = len(batch)
+            try:
+                await self._deliver(batch.server, batch.entries)
+            finally:
+                self.in_flight = 0
+            self.buffer.complete(batch)
+            await self._commit()
+
+    def _waited(self, batch: Batch | None) -> float:
+        if batch is None or not batch.entries:
+            return 0.0
+        return time.monotonic() - min(p.arrived for _, p in batch.entries)
+
+    async def _deliver(self, server: str, entries: list[tuple[Partition, Pending]]) -> None:
+        """Until the WFM took these records (or refused each alone): retries, halves."""
+        delay = self.fwd.retry_base_ms / 1000
+        items = [p.item for _, p in entries if p.item is not None]
+        while True:
+            try:
+                await self.client.post_states(server, items)
+                self.forwarded += len(items)
+                self.batches += 1
+                self.last_success = time.monotonic()
+                if not self.wfm_up:
+                    log.warning("the WFM takes states again")
+                self.wfm_up = True
+                return
+            except Permanent as exc:
+                self.failures += 1
+                if len(entries) > 1:
+                    half = len(entries) // 2
+                    await self._deliver(server, entries[:half])
+                    await self._deliver(server, entries[half:])
+                    return
+                await self._dead_letter(entries[0], exc)
+                return
+            except Transient as exc:
+                self.failures += 1
+                if self.wfm_up:
+                    log.warning("the WFM did not take a batch of %d states (%s); retrying "
+                                "with back-off", len(items), exc)
+                self.wfm_up = False
+                await asyncio.sleep(random.uniform(0, delay))  # full jitter
+                delay = min(delay * 2, self.fwd.retry_max_ms / 1000)
+
+    async def _dead_letter(self, entry: tuple[Partition, Pending], exc: Permanent) -> None:
+        (topic, partition), p = entry
+        reason = (f"the WFM refused this state: HTTP {exc.status}: "
+                  f"{exc.answer.strip() or '(no answer body)'}")
+        log.warning("forwarder: %s (partition %d offset %d) -> %s", reason, partition,
+                    p.offset, self.settings.topic_deadletter)
+        assert self.producer is not None
+        value = dead_letter(topic, partition, p.offset, p.key, p.value, reason,
+                            int(time.time() * 1000))
+        while True:
+            try:
+                await self.producer.send_and_wait(self.settings.topic_deadletter, value,
+                                                  key=p.key)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("forwarder: dead letter not written; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+        self.deadlettered += 1
+
+    async def _commit(self) -> None:
+        assert self.consumer is not None
+        self._uncommitted.update(self.buffer.commits())
+        if not self._uncommitted:
+            return
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        offsets = {tp: off for tp, off in self._uncommitted.items() if tp in owned}
+        self._uncommitted = offsets
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit({TopicPartition(t, p): off
+                                        for (t, p), off in offsets.items()})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a rebalance: the new owner sends from the last commit
+            log.warning("forwarder: offsets not committed (%s); kept for the next commit",
+                        type(exc).__name__)
+            return
+        self.positions.update(offsets)
+        self._uncommitted = {}
+
+    # ------------------------------------------------------------------ metrics
+    async def _measure(self) -> None:
+        assert self.consumer is not None
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                parts = list(self.consumer.assignment())
+                ends = await self.consumer.end_offsets(parts) if parts else {}
+                lag = 0
+                for tp in parts:
+                    pos = self.positions.get((tp.topic, tp.partition))
+                    if pos is None:
+                        pos = await self.consumer.committed(tp) or 0
+                    lag += max(0, ends.get(tp, 0) - pos)
+                self.lag = lag
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.debug("forwarder: lag not measured", exc_info=True)
+
+    def metrics(self) -> list[tuple[str, str, str, float]]:
+        return [
+            ("rta_forward_states_total", "counter", "states the WFM accepted",
+             float(self.forwarded)),
+            ("rta_forward_batches_total", "counter", "requests the WFM accepted",
+             float(self.batches)),
+            ("rta_forward_failures_total", "counter",
+             "failed requests to the WFM (each retried or split)", float(self.failures)),
+            ("rta_forward_deadletter_total", "counter",
+             "states the WFM refused (sent to the dead-letter topic)",
+             float(self.deadlettered)),
+            ("rta_forward_duplicates_total", "counter",
+             "input duplicates (same event id) not forwarded again", float(self.duplicates)),
+            ("rta_forward_sessions_total", "counter", "WFM sessions opened",
+             float(self.client.authorizations)),
+            ("rta_forward_lag_records", "gauge",
+             "input records not yet delivered (and committed)", float(self.lag)),
+            ("rta_forward_buffered", "gauge", "records read and waiting to be sent",
+             float(self.buffer.size)),
+            ("rta_forward_wfm_up", "gauge", "1 while the WFM takes states",
+             float(self.wfm_up)),
+        ]
+
+    def service(self) -> type[Service]:
+        fwd = self
+
+        class ForwarderService(Service):
+            async def on_start(self) -> None:
+                await fwd.start()
+
+            async def on_stop(self) -> None:
+                await fwd.stop()
+
+        return ForwarderService
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, fwd: Forwarder) -> None:
+        self.fwd = fwd
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        with contextlib.suppress(Exception):
+            await self.fwd._commit()  # what is done, before the new owner starts
+        self.fwd.partitions_revoked({(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        consumer = self.fwd.consumer
+        assert consumer is not None
+        committed: dict[Partition, int] = {}
+        seek_to: dict[Partition, int] = {}
+        tps = list(assigned)
+        begins = await consumer.beginning_offsets(tps) if tps else {}
+        for tp in tps:
+            c = await consumer.committed(tp)
+            if c is None:
+                continue
+            part = (tp.topic, tp.partition)
+            committed[part] = c
+            start = max(begins.get(tp, 0), c - self.fwd.fwd.dedup_lookback)
+            if start < c:
+                consumer.seek(tp, start)  # re-read the lookback: seen event ids only
+                seek_to[part] = start
+        self.fwd.partitions_assigned({(tp.topic, tp.partition) for tp in tps}, committed,
+                                     seek_to)

@@ -1,0 +1,1 @@
+"""Adapters to a Webex WFO-style WFM: its HTTP client and the WFM file."""

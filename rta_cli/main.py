@@ -307,7 +307,7 @@ def cmd_schedules_sync(args: argparse.Namespace) -> int:
     time_zone = config.sync.time_zone or tenants.get(tenant).time_zone
     try:
         ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a directory
         print(f"rta schedules sync: {config.source}: [sync] time_zone: unknown IANA time "
               f"zone {time_zone!r}", file=sys.stderr)
         return 2

@@ -2,11 +2,11 @@
 
 Pure bookkeeping (no I/O), so the ordering and commit rules can be tested alone:
 
-- A batch is for one ACD server (the WFM takes one ``acdServerId`` per request)
-  and is made of each partition's *head run*: its oldest undelivered records,
-  as long as they are for that server. So records are delivered in offset order
-  per partition, and an ACD identity (one key, so one partition) keeps the order
-  of ``rta.agent-state``.
+- A batch is the oldest undelivered records of the partitions (oldest heads
+  first), up to a size; it is posted as one request per ACD server (the WFM takes
+  one ``acdServerId`` per request), each holding that server's records in offset
+  order. So an ACD identity (one key, so one partition, one server) keeps the
+  order of ``rta.agent-state``, and the whole batch is what is in flight.
 - Records the forwarder does not send (another tenant, another ACD server, not
   a valid state event, an event id already seen) are *skips*: done as soon as
   every earlier record of their partition is.
@@ -36,12 +36,18 @@ class Pending:
 
 @dataclass
 class Batch:
-    server: str
     entries: list[tuple[Partition, Pending]] = field(default_factory=list)
 
-    @property
-    def items(self) -> list[dict[str, Any]]:
-        return [p.item for _, p in self.entries if p.item is not None]
+    def by_server(self) -> dict[str, list[tuple[Partition, Pending]]]:
+        """The batch's requests: each ACD server's records, in batch order."""
+        out: dict[str, list[tuple[Partition, Pending]]] = {}
+        for tp, p in self.entries:
+            assert p.server is not None
+            out.setdefault(p.server, []).append((tp, p))
+        return out
+
+    def partitions(self) -> set[Partition]:
+        return {tp for tp, _ in self.entries}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -74,6 +80,7 @@ class ForwardBuffer:
         self.done_to: dict[Partition, int] = {}  # next offset after the done prefix
         self._dirty: set[Partition] = set()  # done_to moved since the last commit
         self.size = 0  # records to send (skips not counted)
+        self.queued = 0  # entries held, skips included (what memory the buffer takes)
 
     def _seen(self, tp: Partition) -> Seen:
         s = self.seen.get(tp)
@@ -95,9 +102,17 @@ class ForwardBuffer:
             self._advance(tp, entry.offset + 1)
         else:
             q.append(entry)
+            self.queued += 1
             if entry.server is not None:
                 self.size += 1
         return fresh
+
+    def _pop(self, q: deque[Pending]) -> Pending:
+        entry = q.popleft()
+        self.queued -= 1
+        if entry.server is not None:
+            self.size -= 1
+        return entry
 
     def _advance(self, tp: Partition, to: int) -> None:
         if to > self.done_to.get(tp, -1):
@@ -105,20 +120,18 @@ class ForwardBuffer:
             self._dirty.add(tp)
 
     def next_batch(self, max_items: int) -> Batch | None:
-        """The next batch: the server of the oldest head, and every partition's head
-        run for that server (oldest partitions first), up to ``max_items``."""
+        """The next batch: each partition's oldest records (the partitions with the
+        oldest heads first), up to ``max_items``."""
         heads = [(q[0].arrived, tp) for tp, q in self.queues.items() if q]
         if not heads:
             return None
         heads.sort()
-        server = self.queues[heads[0][1]][0].server
-        assert server is not None
-        batch = Batch(server)
+        batch = Batch()
         for _, tp in heads:
             for entry in self.queues[tp]:
                 if entry.server is None:
                     continue  # a skip between two records: popped with them
-                if len(batch) >= max_items or entry.server != server:
+                if len(batch) >= max_items:
                     break
                 batch.entries.append((tp, entry))
             if len(batch) >= max_items:
@@ -130,14 +143,12 @@ class ForwardBuffer:
         for tp, entry in batch.entries:
             q = self.queues.get(tp)
             while q and q[0].server is None and q[0].offset < entry.offset:
-                self._advance(tp, q.popleft().offset + 1)
+                self._advance(tp, self._pop(q).offset + 1)
             if not q or q[0].offset != entry.offset:
                 continue  # the partition was dropped (rebalance) meanwhile
-            q.popleft()
-            self.size -= 1
-            self._advance(tp, entry.offset + 1)
+            self._advance(tp, self._pop(q).offset + 1)
             while q and q[0].server is None:
-                self._advance(tp, q.popleft().offset + 1)
+                self._advance(tp, self._pop(q).offset + 1)
 
     def drop(self, tps: set[Partition]) -> None:
         """Partitions this member no longer owns (or re-reads from the committed
@@ -146,6 +157,7 @@ class ForwardBuffer:
             q = self.queues.pop(tp, None)
             if q:
                 self.size -= sum(e.server is not None for e in q)
+                self.queued -= len(q)
             self.done_to.pop(tp, None)
             self.seen.pop(tp, None)
             self._dirty.discard(tp)

@@ -1,21 +1,25 @@
 """The WFM forwarder: ``rta.agent-state`` -> Webex ``realTimeAgentState`` posts.
 
 A consumer group of its own (``<app_id>-forward-<tenant>``) reads the input
-topic; the records of the configured tenant are posted to the WFM in batches
-(one ACD server per request, by size and by time), in the topic's order per
-ACD identity. Offsets are committed only after the WFM accepted a batch, so
-nothing is lost; after a crash only the batch in flight is sent again.
+topic; the records of the configured tenant are posted to the WFM in batches (by
+size and by time; one request per ACD server of the batch), in the topic's order
+per ACD identity. Offsets are committed only after the WFM accepted the whole
+batch, so nothing is lost; after a crash only the batch in flight is sent again.
 
-- 5xx, 408/429, timeouts, connection failures and refused logins: the batch is
-  retried with exponential back-off and full jitter, for as long as it takes
-  (reading pauses when the read-ahead buffer is full: back-pressure).
+- 5xx, timeouts, throttling, connection failures, refused logins, and the 4xx
+  that say the session, permissions or address are wrong (``wfm.client``): the
+  request is retried with exponential back-off and full jitter, for as long as
+  it takes (reading pauses when the read-ahead buffer is full: back-pressure).
+  A batch whose partitions were revoked meanwhile is given up (their new owner
+  sends it), so two members never race on one identity.
 - 401: a new session, then the request once more (``wfm.client``).
-- Any other 4xx: the batch is split in halves and each half sent again, so a
-  record the WFM refuses is found alone and goes to ``rta.deadletter`` with the
-  WFM's answer, and the valid records around it are delivered, in order.
-- Event ids (or, without one, the event's content) seen in the last
-  ``dedup_lookback`` records of a partition are forwarded once; after a restart
-  that window is read again before forwarding resumes.
+- 400, 409, 413, 422 (the WFM refused the content): the request is split in
+  halves and each half sent again, so a record the WFM refuses is found alone
+  and goes to ``rta.deadletter`` with the WFM's answer, and the valid records
+  around it are delivered, in order.
+- Event ids (or, without one, the event's content), per ACD identity, seen in the
+  last ``dedup_lookback`` records of a partition are forwarded once; after a
+  restart or rebalance that window is read again before forwarding resumes.
 - States Webex does not document (7, 8, 9) are sent as the configured ones.
 
 Runs as ``rta forward --config FILE`` or inside a worker (``RTA_FORWARD_CONFIG``).
@@ -42,6 +46,7 @@ from wfm.client import Permanent, Transient, WfmClient
 from wfm.config import WfmConfig
 
 log = logging.getLogger("rta.forward")
+REVOKE_GRACE_SECONDS = 5.0  # a rebalance waits this long for the batch in flight
 
 
 class Forwarder:
@@ -56,8 +61,13 @@ class Forwarder:
         self.producer: AIOKafkaProducer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # no batch in flight
+        self._idle.set()
+        self._rebalancing = False  # from revocation to assignment: no new batch
         self._stopping = False
         self._prefill: dict[Partition, int] = {}  # re-read below this offset: seen keys only
+        self._blocked: set[Partition] = set()  # being assigned: records read are ignored
+        self._epoch: dict[Partition, int] = {}  # bumped on every assignment and revocation
         self._uncommitted: dict[Partition, int] = {}
         self.positions: dict[Partition, int] = {}  # committed offsets
         self.in_flight = 0
@@ -120,21 +130,32 @@ class Forwarder:
         await self.client.close()
 
     # ------------------------------------------------------------------ reading
+    def assigning(self, tps: set[Partition]) -> None:
+        """Assignment began: until :meth:`partitions_assigned`, whatever is read of
+        these partitions is ignored (their positions are about to be set)."""
+        self._blocked |= tps
+        self.partitions_revoked(tps)
+
     def partitions_assigned(self, tps: set[Partition], committed: dict[Partition, int],
                             seek_to: dict[Partition, int]) -> None:
+        """Positions are set (``seek_to``): forward from the committed offsets, and
+        read what lies below them only to remember the event ids."""
         self.buffer.drop(tps)
         for tp in tps:
             self._uncommitted.pop(tp, None)
+            self._epoch[tp] = self._epoch.get(tp, 0) + 1
             if tp in committed:
                 self.positions[tp] = committed[tp]
-            if seek_to.get(tp, 0) < committed.get(tp, 0):
+            if tp in seek_to and seek_to[tp] < committed.get(tp, 0):
                 self._prefill[tp] = committed[tp]
+        self._blocked -= tps
 
     def partitions_revoked(self, tps: set[Partition]) -> None:
         self.buffer.drop(tps)
         for tp in tps:
             self._prefill.pop(tp, None)
             self._uncommitted.pop(tp, None)
+            self._epoch[tp] = self._epoch.get(tp, 0) + 1
 
     def decode(self, tp: Partition, offset: int, key: bytes | None, value: bytes | None,
                now: float) -> tuple[Pending, str | None]:
@@ -149,8 +170,11 @@ class Forwarder:
                 self.fwd.acd_servers and ev.acd_server_id not in self.fwd.acd_servers):
             self.skipped += 1
             return skip, None
-        dedup = (f"id:{ev.event_id}" if ev.event_id is not None else
-                 f"{ev.acd_server_id}|{ev.acd_agent_id}|{ev.timestamp}|{ev.state}|{ev.reason}")
+        # per identity, as the engine keeps event ids (docs/SEMANTICS.md)
+        ident = f"{ev.acd_server_id}|{ev.acd_agent_id}"
+        dedup = (f"{ident}|id:{ev.event_id}" if ev.event_id is not None else
+                 f"{ident}|{ev.timestamp}|{ev.state}|"
+                 f"{'' if ev.reason is None else ev.reason}")
         item = {"acdAgentId": ev.acd_agent_id,
                 "gisStateIdentifier": str(self.fwd.state_map.get(ev.state, ev.state)),
                 "timestamp": ev.timestamp, "reasonCode": ev.reason}
@@ -161,7 +185,7 @@ class Forwarder:
         paused = False
         while True:
             try:
-                full = self.buffer.size >= self.fwd.buffer_max_records
+                full = self.buffer.queued >= self.fwd.buffer_max_records
                 if full != paused:
                     parts = self.consumer.assignment()
                     if full:
@@ -185,6 +209,8 @@ class Forwarder:
 
     def _take(self, part: Partition, offset: int, key: bytes | None, value: bytes | None,
               now: float) -> None:
+        if part in self._blocked:
+            return  # read while its position is being set: read again after the seek
         entry, dedup = self.decode(part, offset, key, value, now)
         until = self._prefill.get(part)
         if until is not None:
@@ -200,34 +226,50 @@ class Forwarder:
     async def _send(self) -> None:
         max_items, max_wait = self.fwd.batch_max_items, self.fwd.batch_max_wait_ms / 1000
         while not self._stopping:
-            batch = self.buffer.next_batch(max_items)
-            if batch is None or (len(batch) < max_items and not self._stopping
-                                 and self._waited(batch) < max_wait):
-                if self._uncommitted or self.buffer.has_commits():
-                    await self._commit()  # skips only: still move the offsets on
-                self._wake.clear()
-                wait = max_wait - self._waited(batch) if batch is not None else 1.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.001))
-                continue
-            self.in_flight = len(batch)
             try:
-                await self._deliver(batch.server, batch.entries)
-            finally:
-                self.in_flight = 0
-            self.buffer.complete(batch)
-            await self._commit()
+                batch = None if self._rebalancing else self.buffer.next_batch(max_items)
+                if batch is None or (len(batch) < max_items and not self._stopping
+                                     and self._waited(batch) < max_wait):
+                    if self._uncommitted or self.buffer.has_commits():
+                        await self._commit()  # skips only: still move the offsets on
+                    self._wake.clear()
+                    wait = max_wait - self._waited(batch) if batch is not None else 1.0
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(wait, 0.001))
+                    continue
+                epochs = {tp: self._epoch.get(tp, 0) for tp in batch.partitions()}
+                self.in_flight = len(batch)
+                self._idle.clear()
+                try:
+                    for server, entries in batch.by_server().items():
+                        await self._deliver(server, entries, epochs)
+                    self.buffer.complete(batch)
+                    await self._commit()
+                except _Revoked:
+                    continue  # the new owner sends it from the last commit
+                finally:
+                    self.in_flight = 0
+                    self._idle.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never stop forwarding: the batch is still at the heads
+                self.failures += 1
+                log.exception("forwarder: sending failed unexpectedly; trying again")
+                await asyncio.sleep(1.0)
 
     def _waited(self, batch: Batch | None) -> float:
         if batch is None or not batch.entries:
             return 0.0
         return time.monotonic() - min(p.arrived for _, p in batch.entries)
 
-    async def _deliver(self, server: str, entries: list[tuple[Partition, Pending]]) -> None:
+    async def _deliver(self, server: str, entries: list[tuple[Partition, Pending]],
+                       epochs: dict[Partition, int]) -> None:
         """Until the WFM took these records (or refused each alone): retries, halves."""
         delay = self.fwd.retry_base_ms / 1000
         items = [p.item for _, p in entries if p.item is not None]
         while True:
+            if any(self._epoch.get(tp, 0) != e for tp, e in epochs.items()):
+                raise _Revoked()
             try:
                 await self.client.post_states(server, items)
                 self.forwarded += len(items)
@@ -241,8 +283,8 @@ class Forwarder:
                 self.failures += 1
                 if len(entries) > 1:
                     half = len(entries) // 2
-                    await self._deliver(server, entries[:half])
-                    await self._deliver(server, entries[half:])
+                    await self._deliver(server, entries[:half], epochs)
+                    await self._deliver(server, entries[half:], epochs)
                     return
                 await self._dead_letter(entries[0], exc)
                 return
@@ -330,7 +372,8 @@ class Forwarder:
              "states the WFM refused (sent to the dead-letter topic)",
              float(self.deadlettered)),
             ("rta_forward_duplicates_total", "counter",
-             "input duplicates (same event id) not forwarded again", float(self.duplicates)),
+             "input duplicates (same event id or content, per identity) not forwarded again",
+             float(self.duplicates)),
             ("rta_forward_sessions_total", "counter", "WFM sessions opened",
              float(self.client.authorizations)),
             ("rta_forward_lag_records", "gauge",
@@ -354,31 +397,65 @@ class Forwarder:
         return ForwarderService
 
 
+class _Revoked(Exception):
+    """The batch's partitions changed owner while it waited to be delivered."""
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, fwd: Forwarder) -> None:
         self.fwd = fwd
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # the batch in flight may finish first (a few seconds at most), so its
+        # offsets are committed before the new owner starts: no repeat
+        self.fwd._rebalancing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.fwd._idle.wait(), REVOKE_GRACE_SECONDS)
         with contextlib.suppress(Exception):
             await self.fwd._commit()  # what is done, before the new owner starts
         self.fwd.partitions_revoked({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        consumer = self.fwd.consumer
+        """Every assigned partition is positioned explicitly: at its committed offset
+        minus the dedup lookback (re-read for the event ids only), or, without a
+        commit, at its beginning or end (``start_from``). Records the consumer reads
+        meanwhile are ignored (aiokafka may fetch before this callback ends)."""
+        fwd, consumer = self.fwd, self.fwd.consumer
         assert consumer is not None
+        tps = list(assigned)
+        parts = {(tp.topic, tp.partition) for tp in tps}
+        fwd.assigning(parts)  # before the first await
+        while True:  # the partitions stay blocked until they are positioned
+            try:
+                committed, seek_to = await self._positions(consumer, tps)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("forwarder: assigned partitions not positioned yet; retrying",
+                            exc_info=True)
+                await asyncio.sleep(1.0)
+        for tp in tps:
+            consumer.seek(tp, seek_to[(tp.topic, tp.partition)])
+        fwd.partitions_assigned(parts, committed, seek_to)
+        fwd._rebalancing = False
+        fwd._wake.set()
+
+    async def _positions(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+                         ) -> tuple[dict[Partition, int], dict[Partition, int]]:
         committed: dict[Partition, int] = {}
         seek_to: dict[Partition, int] = {}
-        tps = list(assigned)
-        begins = await consumer.beginning_offsets(tps) if tps else {}
+        if not tps:
+            return committed, seek_to
+        begins = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
         for tp in tps:
+            part = (tp.topic, tp.partition)
             c = await consumer.committed(tp)
             if c is None:
-                continue
-            part = (tp.topic, tp.partition)
-            committed[part] = c
-            start = max(begins.get(tp, 0), c - self.fwd.fwd.dedup_lookback)
-            if start < c:
-                consumer.seek(tp, start)  # re-read the lookback: seen event ids only
-                seek_to[part] = start
-        self.fwd.partitions_assigned({(tp.topic, tp.partition) for tp in tps}, committed,
-                                     seek_to)
+                seek_to[part] = (begins.get(tp, 0) if self.fwd.fwd.start_from == "earliest"
+                                 else ends.get(tp, 0))
+            else:
+                committed[part] = c = max(c, begins.get(tp, 0))
+                seek_to[part] = max(begins.get(tp, 0), c - self.fwd.fwd.dedup_lookback)
+        return committed, seek_to

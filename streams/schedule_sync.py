@@ -166,7 +166,8 @@ class ScheduleSync:
             "pass": self.counters["passes"], "ok": False, "tenant": self.tenant,
             "from": self.cal.iso(first), "to": self.cal.iso(last), "agents": 0,
             "noAcdId": 0, "windows": 0, "calls": 0, "published": 0, "cleared": 0,
-            "unchanged": 0, "failures": 0, "invalidActivities": 0, "forgotten": 0}
+            "unchanged": 0, "failures": 0, "invalidActivities": 0, "notAnswered": 0,
+            "forgotten": 0}
         try:
             await self._pass(s, first, last)
         except asyncio.CancelledError:
@@ -220,8 +221,12 @@ class ScheduleSync:
                 out: list[DayMessage] = []
                 for aid in ids:
                     entry = entries.get(aid)
-                    if entry is not None:
-                        s["invalidActivities"] += entry.invalid
+                    if entry is None:
+                        # not in the answer (out of the user's views, or a partial
+                        # answer): left as it is, never cleared on that evidence
+                        s["notAnswered"] += 1
+                        continue
+                    s["invalidActivities"] += entry.invalid
                     for m in day_messages(self.tenant, sync.acd_server_id, by_id[aid], entry,
                                           self.cal, w):
                         if should_publish(m, self.published.get(m.key)):

@@ -86,13 +86,14 @@ class WfmClient:
         if cfg.wfm.wfm_tenant_id is not None:
             body["tenantId"] = cfg.wfm.wfm_tenant_id
         try:
-            async with self._client().post(self.base + AUTHORIZE, json=body) as resp:
+            async with self._client().post(self.base + AUTHORIZE, json=body,
+                                           allow_redirects=False) as resp:
                 text = await resp.text(errors="replace")
-                if resp.status >= 400:
+                if not 200 <= resp.status < 300:
                     # a refused login is retried (credentials may be rotated meanwhile)
                     # but never dropped into a dead letter; the answer is kept short
-                    raise Transient(f"the WFM refused the login of user {cfg.user_id!r} "
-                                    f"(HTTP {resp.status})", resp.status, text)
+                    raise Transient(f"the WFM refused the login (HTTP {resp.status}); "
+                                    "check the WFM user and password", resp.status, text)
                 sid = resp.cookies.get(SESSION_COOKIE)
                 session_id = sid.value if sid is not None else _session_from_body(text)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -140,7 +141,8 @@ class WfmClient:
                         method, self.base + path, params=params,
                         data=None if body is None else orjson.dumps(body),
                         headers={"cookie": f"{SESSION_COOKIE}={sid}",
-                                 "content-type": "application/json"}) as resp:
+                                 "content-type": "application/json"},
+                        allow_redirects=False) as resp:
                     text = await resp.text(errors="replace")
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -149,7 +151,7 @@ class WfmClient:
             if status == 401 and attempt == 1:
                 stale = sid  # the WFM ended the session: a new one, then once more
                 continue
-            if status < 400:
+            if 200 <= status < 300:  # a redirect (say, to a login page) is not success
                 self._last_used = self.clock()
                 if not text.strip():
                     return None

@@ -59,7 +59,10 @@ class Connection(_Section):
     @classmethod
     def _url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {v!r}")
+            raise ValueError("must start with http:// or https://")
+        if "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not hold credentials (user:password@): they go in "
+                             "RTA_WFM_USER_ID / RTA_WFM_PASSWORD or password_file")
         return v.rstrip("/")
 
 

@@ -14,8 +14,8 @@ tenant, and only the days whose content changed since they were last published.
 - **Agent sets** (:func:`agent_sets`): at most ``agents_per_call`` agent ids per call.
 - **Day messages** (:func:`day_messages`): the window of a message is one local
   day; the agent's activities overlapping it are clipped to it, in the WFM's order
-  (where activities overlap, the later-listed one wins). An agent the WFM returned
-  nothing for has empty days.
+  (where activities overlap, the later-listed one wins). The sync builds days
+  only for agents the WFM's answer lists (an empty list: empty days).
 - **Change detection** (:func:`should_publish`): a day is published when its
   digest differs from the one last published for it; a day never published whose
   activities are empty is not (there is nothing to clear), and a day published

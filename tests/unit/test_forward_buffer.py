@@ -17,19 +17,22 @@ def entry(offset: int, server: str | None, agent: str = "a", n: int = 0,
     return Pending(offset, server, item, arrived=arrived)
 
 
-def test_a_batch_is_one_server_and_each_partitions_head_run() -> None:
+def test_a_batch_takes_the_oldest_records_and_posts_one_request_per_server() -> None:
     buf = ForwardBuffer(100)
     for off, server in enumerate(["1", "1", "2", "1"]):
         buf.add(TP0, entry(off, server, n=off, arrived=off), f"id{off}")
     buf.add(TP1, entry(0, "1", "b", arrived=0.5), "b0")
-    batch = buf.next_batch(10)
-    assert batch is not None and batch.server == "1"
-    # partition 0 stops at the server-2 record (order); partition 1 joins
-    assert [(tp[1], p.offset) for tp, p in batch.entries] == [(0, 0), (0, 1), (1, 0)]
+    batch = buf.next_batch(4)
+    assert batch is not None
+    # the oldest heads first: partition 0's first four, then partition 1 (full)
+    assert [(tp[1], p.offset) for tp, p in batch.entries] == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    requests = batch.by_server()
+    assert {s: [p.offset for _, p in e] for s, e in requests.items()} == {"1": [0, 1, 3],
+                                                                          "2": [2]}
     buf.complete(batch)
-    assert buf.commits() == {TP0: 2, TP1: 1}
+    assert buf.commits() == {TP0: 4}
     nxt = buf.next_batch(10)
-    assert nxt is not None and nxt.server == "2" and len(nxt) == 1
+    assert nxt is not None and [(tp[1], p.offset) for tp, p in nxt.entries] == [(1, 0)]
 
 
 def test_skips_wait_for_earlier_records_before_the_commit_moves() -> None:
@@ -49,7 +52,7 @@ def test_duplicates_are_skipped_and_max_items_is_kept() -> None:
     buf = ForwardBuffer(100)
     assert buf.add(TP0, entry(0, "1"), "id:e1")
     assert not buf.add(TP0, entry(1, "1"), "id:e1")
-    assert buf.size == 1
+    assert buf.size == 1 and buf.queued == 2  # the skip waits behind it, and is counted
     for off in range(2, 7):
         buf.add(TP0, entry(off, "1"), f"id:e{off}")
     batch = buf.next_batch(3)
@@ -108,12 +111,12 @@ def test_any_interleaving_keeps_order_commits_and_forwards_each_id_once(
             continue
         batch = buf.next_batch(max_items)
         assert batch is not None and 1 <= len(batch) <= max_items
-        assert {p.server for _, p in batch.entries} == {batch.server}
-        for tp, p in batch.entries:
-            assert p.item is not None
-            sent.setdefault((batch.server, p.item["acdAgentId"]), []).append(p.item["uid"])
-            delivered[tp[1]].add(p.offset)
-            undelivered[tp[1]].discard(p.offset)
+        for server, requests in batch.by_server().items():  # the posts, in order
+            for tp, p in requests:
+                assert p.item is not None and p.server == server
+                sent.setdefault((server, p.item["acdAgentId"]), []).append(p.item["uid"])
+                delivered[tp[1]].add(p.offset)
+                undelivered[tp[1]].discard(p.offset)
         buf.complete(batch)
         for tp, off in buf.commits().items():
             assert off >= committed[tp[1]]

@@ -62,7 +62,9 @@ def test_session_renewed_on_401_and_before_the_idle_timeout() -> None:
             now[0] += 96  # within the margin of the 100 s idle timeout: renewed first
             await client.post_states("1", [item])
             assert wfm.logins == 3 and wfm.unauthorized == 1
-            for status in (503, 403, 404, 429):  # not the data: retried, never refused
+            # not the data: retried, never refused; a redirect (to a login page) is
+            # not an acceptance
+            for status in (503, 403, 404, 429, 302):
                 wfm.faults.fail_next = [status]
                 with pytest.raises(Transient):
                     await client.post_states("1", [item])
@@ -84,9 +86,9 @@ def test_wrong_password_and_unreachable_wfm_are_transient() -> None:
     try:
         async def run() -> None:
             client = WfmClient(config(wfm.url))
-            with pytest.raises(Transient, match="refused the login of user 'rta-api'") as e:
+            with pytest.raises(Transient, match="refused the login") as e:
                 await client.post_states("1", [])
-            assert "pw" not in str(e.value)
+            assert "pw" not in str(e.value) and "rta-api" not in str(e.value)
             await client.close()
             gone = WfmClient(config("http://127.0.0.1:9", timeout_seconds=1))
             with pytest.raises(Transient, match="authorize"):

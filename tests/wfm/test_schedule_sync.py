@@ -231,6 +231,14 @@ async def test_edits_deleted_shift_and_approved_exception_publish_exactly_those_
         # the cleared day stays cleared: nothing more to send
         summary, msgs = await one_pass(sync, broker)
         assert msgs == [] and summary["published"] == 0
+
+        # an agent missing from the WFM's answers (out of the user's views, or a
+        # partial answer) is left alone: none of its days is cleared
+        with wfm.lock:
+            del wfm.schedules[1003]
+        summary, msgs = await one_pass(sync, broker)
+        assert msgs == [] and summary["cleared"] == 0
+        assert summary["notAnswered"] == summary["windows"]  # once per call
     finally:
         await sync.close()
 

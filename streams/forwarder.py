@@ -115,7 +115,7 @@ class Forwarder:
         self._wake.set()
         send = self._tasks[1] if len(self._tasks) > 1 else None
         if send is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+            with contextlib.suppress(TimeoutError, Exception):  # not a cancel of stop()
                 await asyncio.wait_for(asyncio.shield(send), grace)
         for task in self._tasks:
             task.cancel()

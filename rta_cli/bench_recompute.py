@@ -23,12 +23,12 @@ import orjson
 
 from history.migrate import upgrade
 from history.recompute import Range, compute
-from history.rows import event_key
+from history.rows import Rows, add_schedule, add_state
 from rta.config import TenantsConfig
 from rta.models import parse_schedule, parse_state_event
 from rta_cli.local_postgres import LocalPostgres
 from rta_cli.simulate import CentreSpec, generate
-from streams.recompute import recompute, report, schedule_digest
+from streams.recompute import recompute, report
 from streams.settings import WorkerSettings
 
 PART = 250
@@ -41,26 +41,23 @@ def _rss_mib() -> float:
 
 
 async def _load(dsn: str, records: list[dict[str, Any]], part: int) -> tuple[int, int]:
-    states, schedules, directory = [], [], {}
+    """COPY the records into the history tables, as rows the history sink builds
+    (``history.rows``: the same validation and normalisation)."""
+    rows = Rows()
     for i, r in enumerate(records):
-        b = r["body"]
+        value = orjson.dumps(r["body"])
         if r["kind"] == "state":
-            reason = b.get("reasonCode")
-            states.append((TENANT, str(b.get("acdServerId", "1")), str(b["acdAgentId"]),
-                           event_key(b.get("eventId"), b["timestamp"],
-                                     int(b["gisStateIdentifier"]), reason),
-                           b["timestamp"], int(b["gisStateIdentifier"]),
-                           None if reason is None else str(reason),
-                           int(isinstance(reason, int)), b.get("eventId"), b["timestamp"]))
+            add_state(rows, value, r["body"]["timestamp"])
         else:
-            agent = str(b["agentId"])
-            schedules.append((TENANT, agent, schedule_digest(b), part, i, b["fromTimestamp"],
-                              b["toTimestamp"], orjson.dumps(b).decode(), b["fromTimestamp"]))
-            idents = [("1", str(b["acdAgentId"]))] + [
-                (str(x.get("acdServerId", "1")), str(x["acdAgentId"]))
-                for x in b.get("acdIdentities") or []]
-            for server, acd in idents:
-                directory[(TENANT, server, acd)] = (TENANT, server, acd, agent, 0)
+            add_schedule(rows, value, part, i, r["body"]["fromTimestamp"])
+    states = [(x["tenant_id"], x["acd_server_id"], x["acd_agent_id"], x["event_key"], x["ts"],
+               x["state"], x["reason"], x["reason_is_int"], x["event_id"], x["received_at"])
+              for x in rows.states]
+    schedules = [(x["tenant_id"], x["agent_id"], x["body_sha256"], x["kafka_partition"],
+                  x["kafka_offset"], x["from_ts"], x["to_ts"], orjson.dumps(x["body"]).decode(),
+                  x["received_at"]) for x in rows.schedules]
+    directory = [(x["tenant_id"], x["acd_server_id"], x["acd_agent_id"], x["agent_id"],
+                  x["updated_at"]) for x in rows.directory.values()]
     conn = await asyncpg.connect(dsn)
     try:
         await conn.copy_records_to_table("state_events", records=states, columns=[
@@ -69,15 +66,14 @@ async def _load(dsn: str, records: list[dict[str, Any]], part: int) -> tuple[int
         await conn.copy_records_to_table("schedule_messages", records=schedules, columns=[
             "tenant_id", "agent_id", "body_sha256", "kafka_partition", "kafka_offset",
             "from_ts", "to_ts", "body", "received_at"])
-        await conn.copy_records_to_table("agent_directory", records=list(directory.values()),
-                                         columns=["tenant_id", "acd_server_id",
-                                                  "acd_agent_id", "agent_id", "updated_at"])
+        await conn.copy_records_to_table("agent_directory", records=directory, columns=[
+            "tenant_id", "acd_server_id", "acd_agent_id", "agent_id", "updated_at"])
     finally:
         await conn.close()
     return len(states), len(schedules)
 
 
-def bench_recompute(agents: int, days: int) -> int:
+def bench_recompute(agents: int, days: int, jobs: list[int] | None = None) -> int:
     first = date(2026, 3, 1)
     last = first + timedelta(days=days - 1)
     tenants = TenantsConfig.from_mapping({TENANT: {"time_zone": ZONE}})
@@ -104,7 +100,7 @@ def bench_recompute(agents: int, days: int) -> int:
                   f"{schedules:,} schedule messages ({time.perf_counter() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
         load_s = time.perf_counter() - t0
-        asyncio.run(_analyze(dsn))
+        asyncio.run(_sql(dsn, "ANALYZE"))
 
         rng = Range.of(tenants, TENANT, first, last)
         base_agents = min(PART, agents)
@@ -115,23 +111,33 @@ def bench_recompute(agents: int, days: int) -> int:
         del baseline_inputs
 
         settings = WorkerSettings(database_url=pg.url)
-        stats = asyncio.run(recompute(settings, tenants, TENANT, first, last, None,
-                                      int(time.time() * 1000), publish=False))
-    per_s = stats["events"] / stats["seconds"]
+        runs = []
+        for n in jobs or [1]:
+            asyncio.run(_sql(dsn, "TRUNCATE day_summaries"))  # each run writes from empty
+            stats = asyncio.run(recompute(settings, tenants, TENANT, first, last, None,
+                                          int(time.time() * 1000), publish=False, jobs=n))
+            runs.append((n, stats, _rss_mib()))
     base_per_s = base_events / base_s
     print(f"history of {agents:,} agents x {days} days: {events:,} state events, "
           f"{schedules:,} schedule messages, loaded in {load_s:.0f} s")
-    print(f"  rta recompute of the whole range: {report(stats)}: {per_s:,.0f} events/s; "
-          f"peak RSS {_rss_mib():,.0f} MiB")
+    single = None
+    for n, stats, rss in runs:
+        per_s = stats["events"] / stats["seconds"]
+        if n == 1:
+            single = stats["seconds"]
+        vs = f"; {single / stats['seconds']:.2f}x --jobs 1" if single and n > 1 else ""
+        print(f"  rta recompute --jobs {n} of the whole range: {report(stats)}: "
+              f"{per_s:,.0f} events/s (recompute/baseline = {per_s / base_per_s:.2f}{vs}); "
+              f"peak RSS of this process so far {rss:,.0f} MiB")
     print(f"  baseline, the core on {base_agents} agents' inputs from memory: "
           f"{base_events:,} events -> {n_base:,} summaries in {base_s:.1f} s = "
-          f"{base_per_s:,.0f} events/s; recompute/baseline = {per_s / base_per_s:.2f}")
+          f"{base_per_s:,.0f} events/s")
     return 0
 
 
-async def _analyze(dsn: str) -> None:
+async def _sql(dsn: str, statement: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("ANALYZE")
+        await conn.execute(statement)
     finally:
         await conn.close()

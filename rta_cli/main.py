@@ -41,6 +41,17 @@ def _positive(value: str) -> int:
     return n
 
 
+def _jobs(value: str) -> list[int]:
+    try:
+        out = [int(x) for x in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of counts, got {value!r}"
+                                         ) from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"counts must be at least 1, got {value!r}")
+    return out
+
+
 def _fraction(value: str) -> float:
     x = float(value)
     if not 0 <= x <= 1:
@@ -117,7 +128,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "recompute":
         from rta_cli.bench_recompute import bench_recompute
 
-        return bench_recompute(agents=args.agents, days=args.days)
+        return bench_recompute(agents=args.agents, days=args.days, jobs=args.jobs)
     if args.what == "pipeline":
         from rta_cli.bench_pipeline import bench_live, bench_pipeline
 
@@ -268,7 +279,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     try:
         stats = asyncio.run(recompute(settings, tenants, args.tenant, args.from_day,
                                       args.to_day, args.agent, int(time.time() * 1000),
-                                      publish=not args.no_publish))
+                                      publish=not args.no_publish, jobs=args.jobs))
     except (NotMigrated, ValueError) as exc:
         print(f"rta recompute: {exc}", file=sys.stderr)
         return 2
@@ -442,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker_flag(p)
     p.add_argument("--no-publish", action="store_true",
                    help="write the database only, not rta.adherence")
+    p.add_argument("--jobs", type=_positive, default=1,
+                   help="processes sharing the agents (default 1; the machine's cores "
+                        "minus what the database needs)")
     p.set_defaults(func=cmd_recompute)
 
     p = sub.add_parser("forward", help="forward rta.agent-state to a Webex WFO-style WFM "
@@ -484,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live-only", action="store_true",
                    help="pipeline: skip the backlog; seed --agents logged-in agents and "
                         "measure live latency at that scale")
+    p.add_argument("--jobs", type=_jobs, default=[1],
+                   help="recompute: process counts to run in turn on the same data, e.g. 1,2")
     p.set_defaults(func=cmd_bench)
     return parser
 

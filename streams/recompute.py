@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -34,12 +36,52 @@ log = logging.getLogger("rta.recompute")
 
 async def recompute(settings: WorkerSettings, tenants: TenantsConfig, tenant: str,
                     first: date, last: date, agent: str | None, now_ms: int,
-                    publish: bool = True) -> dict[str, float]:
+                    publish: bool = True, jobs: int = 1) -> dict[str, float]:
+    """Rebuild the range's day summaries (one agent, or every agent with anything in
+    it). ``jobs`` > 1 shares the agents' batches out to that many processes, each
+    with its own database connections (and producer)."""
     assert settings.database_url
     await check(settings.database_url)
     rng = Range.of(tenants, tenant, first, last)
+    started = time.perf_counter()
+    if agent:
+        agents = [agent]
+    else:
+        engine = create_async_engine(settings.database_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                agents = await agents_in_range(conn, rng)
+        finally:
+            await engine.dispose()
+    work = list(batches(agents))
+    jobs = max(1, min(jobs, len(work)))
+    if jobs == 1:
+        stats = await _recompute_batches(settings, tenants, rng, work, now_ms, publish)
+    else:
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = await asyncio.gather(*(
+                loop.run_in_executor(pool, _recompute_share, settings, tenants, rng,
+                                     work[k::jobs], now_ms, publish)
+                for k in range(jobs)))
+        stats = {key: sum(p[key] for p in parts) for key in parts[0]}
+    stats["seconds"] = round(time.perf_counter() - started, 2)
+    return stats
+
+
+def _recompute_share(settings: WorkerSettings, tenants: TenantsConfig, rng: Range,
+                     work: list[list[str]], now_ms: int, publish: bool) -> dict[str, float]:
+    """One process's share of a ``jobs`` > 1 recompute."""
+    return asyncio.run(_recompute_batches(settings, tenants, rng, work, now_ms, publish))
+
+
+async def _recompute_batches(settings: WorkerSettings, tenants: TenantsConfig, rng: Range,
+                             work: list[list[str]], now_ms: int, publish: bool
+                             ) -> dict[str, float]:
+    assert settings.database_url
+    tenant = rng.tenant
     today = date.fromordinal(DayCalendar(tenants.get(tenant).time_zone).ordinal(now_ms))
-    as_of = now_ms if last >= today else None  # a day in progress: as of now
+    as_of = now_ms if rng.last >= today else None  # a day in progress: as of now
     engine = create_async_engine(settings.database_url, pool_size=2)
     store = HistoryStore(settings.database_url, engine)
     producer = None
@@ -47,13 +89,10 @@ async def recompute(settings: WorkerSettings, tenants: TenantsConfig, tenant: st
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=10,
                                     max_request_size=16 * 1024 * 1024)
         await producer.start()
-    started = time.perf_counter()
     stats: dict[str, float] = {"agents": 0, "summaries": 0, "deleted": 0, "events": 0,
                                "schedules": 0}
     try:
-        async with engine.connect() as conn:
-            agents = [agent] if agent else await agents_in_range(conn, rng)
-        for batch in batches(agents):
+        for batch in work:
             async with engine.connect() as conn:
                 inputs = await load(conn, rng, batch)
                 before = await stored_keys(conn, rng, batch)
@@ -84,7 +123,6 @@ async def recompute(settings: WorkerSettings, tenants: TenantsConfig, tenant: st
         if producer is not None:
             await producer.stop()
         await engine.dispose()
-    stats["seconds"] = round(time.perf_counter() - started, 2)
     return stats
 
 

@@ -114,3 +114,32 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
     one = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={fixed_day}"
                           "&agentId=1002", key="rk-key").json
     assert [{f: v for f, v in s.items() if f != "asOf"} for s in one] == [want2[key]]
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_recompute_in_processes_equals_replay(pg: LocalPostgres, tmp_path: Path,
+                                              jobs: int) -> None:
+    """Several processes share the agents out (--jobs): every summary as `rta replay`
+    gives it, each written once."""
+    import asyncio
+    from datetime import date
+
+    from rta.config import TenantsConfig
+    from rta_cli.bench_recompute import TENANT, _load
+    from streams.recompute import recompute
+    from streams.settings import WorkerSettings
+
+    start = date(2026, 3, 6)  # across the spring-forward day
+    spec = CentreSpec(agents=130, days=3, start=start, tenant=TENANT,
+                      time_zone="America/Chicago", seed=5, multichannel_fraction=0.3)
+    records = list(generate(spec))
+    asyncio.run(_load(pg.dsn, records, 0))
+    text = f'[tenants.{TENANT}]\ntime_zone = "America/Chicago"\n'
+    days = {(start + timedelta(days=i)).isoformat() for i in range(3)}
+    want = {k: v for k, v in expected(records, tenants_file(tmp_path, text)).items()
+            if v["date"] in days}  # not the overnight shifts' day after
+    stats = asyncio.run(recompute(
+        WorkerSettings(database_url=pg.url), TenantsConfig.from_toml(text), TENANT, start,
+        start + timedelta(days=2), None, int(time.time() * 1000), publish=False, jobs=jobs))
+    assert stats["agents"] == 130 and stats["summaries"] == len(want) == 130 * 3
+    assert summaries(pg) == want

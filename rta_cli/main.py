@@ -16,6 +16,7 @@ from rta.config import ConfigError, TenantsConfig
 
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
+    from wfm.config import WfmConfig
 
 
 def load_tenants(path: str | None, default_time_zone: str = "UTC") -> TenantsConfig:
@@ -287,15 +288,20 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_forward(args: argparse.Namespace) -> int:
-    from rta_cli.forward import run_forward
+def _wfm_config(path: str) -> WfmConfig:
+    """The WFM file; its errors are ConfigErrors (printed by ``main``, exit 2)."""
     from wfm.config import WfmConfig, WfmConfigError
 
     try:
-        config = WfmConfig.load(args.config)
+        return WfmConfig.load(path)
     except WfmConfigError as exc:
-        print(f"rta forward: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigError(str(exc)) from None
+
+
+def cmd_forward(args: argparse.Namespace) -> int:
+    from rta_cli.forward import run_forward
+
+    config = _wfm_config(args.config)
     port, args.web_port = args.web_port, None  # the worker's API port is not this one
     return run_forward(_settings(args), config, port)
 
@@ -304,13 +310,8 @@ def cmd_schedules_sync(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from streams.schedule_sync import run_sync
-    from wfm.config import WfmConfig, WfmConfigError
 
-    try:
-        config = WfmConfig.load(args.config)
-    except WfmConfigError as exc:
-        print(f"rta schedules sync: {exc}", file=sys.stderr)
-        return 2
+    config = _wfm_config(args.config)
     settings = _settings(args)
     tenants = load_tenants(str(settings.tenants_file) if settings.tenants_file else None,
                            settings.default_time_zone)
@@ -509,7 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"rta {args.command}: {exc}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "schedules_command", None))))
+        print(f"rta {command}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 1

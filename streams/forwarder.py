@@ -40,6 +40,7 @@ from mode import Service
 
 from rta.models import InputError, parse_state_event
 from streams.codec import dead_letter
+from streams.consumers import as_service
 from streams.forward_buffer import Batch, ForwardBuffer, Partition, Pending
 from streams.settings import WorkerSettings
 from wfm.client import Permanent, Transient, WfmClient
@@ -385,16 +386,7 @@ class Forwarder:
         ]
 
     def service(self) -> type[Service]:
-        fwd = self
-
-        class ForwarderService(Service):
-            async def on_start(self) -> None:
-                await fwd.start()
-
-            async def on_stop(self) -> None:
-                await fwd.stop()
-
-        return ForwarderService
+        return as_service(self, "ForwarderService")
 
 
 class _Revoked(Exception):

@@ -22,7 +22,7 @@ from mode import Service
 
 from history.rows import Rows, add_alert, add_schedule, add_state, add_summary
 from history.store import HistoryStore
-from streams.consumers import stop_reading
+from streams.consumers import as_service, stop_reading
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.history")
@@ -135,16 +135,7 @@ class HistorySink:
         self.lag = lag
 
     def service(self) -> type[Service]:
-        sink = self
-
-        class HistoryService(Service):
-            async def on_start(self) -> None:
-                await sink.start()
-
-            async def on_stop(self) -> None:
-                await sink.stop()
-
-        return HistoryService
+        return as_service(self, "HistoryService")
 
     def metrics(self) -> list[tuple[str, str, str, float]]:
         return [

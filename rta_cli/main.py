@@ -170,7 +170,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from rta_cli.local_broker import LocalBroker
+    from rta_cli.local_broker import BrokerError, make_broker
     from rta_cli.worker import run_worker, up_banner
 
     base = Path(args.data_dir or "var/up")
@@ -178,7 +178,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     log = base / "broker.log"
     tenants_path = args.tenants or ("examples/tenants.toml"
                                     if Path("examples/tenants.toml").is_file() else None)
-    with LocalBroker(log=log) as broker, contextlib.ExitStack() as stack:
+    if args.local_broker == "kafka":
+        print("starting Apache Kafka (a JVM: seconds)...", file=sys.stderr, flush=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            broker = stack.enter_context(make_broker(args.local_broker, log=log))
+        except BrokerError as exc:
+            print(f"rta up: {exc}", file=sys.stderr)
+            return 2
         history = "off (--no-history)"
         if not args.no_history:
             from history.migrate import upgrade
@@ -207,7 +214,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             return run_worker(settings, tenants, banner=up_banner(
                 broker.url, settings, log, demo_agents=args.demo_agents if args.demo else None,
-                history=history))
+                history=history, broker_kind=broker.kind))
         finally:
             if args.demo:
                 stop.set()
@@ -410,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed a simulated centre (yesterday and today, as if live)")
     p.add_argument("--demo-agents", type=_positive, default=20)
     p.add_argument("--web-port", type=int, help="HTTP API port (default 6066)")
+    p.add_argument("--local-broker", choices=["tansu", "kafka"], default="tansu",
+                   help="tansu (default: in memory, ready at once, no JVM) or kafka (Apache "
+                        "Kafka from its jars: needs Java 17+, and Maven the first time)")
     p.add_argument("--no-history", action="store_true",
                    help="no history database (default: a throwaway local PostgreSQL when "
                         "its server binaries are installed)")

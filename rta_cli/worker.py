@@ -76,7 +76,8 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def up_banner(broker: str, settings: WorkerSettings, log: Path,
-              demo_agents: int | None = None, history: str = "off") -> str:
+              demo_agents: int | None = None, history: str = "off",
+              broker_kind: str = "tansu") -> str:
     if demo_agents is None:
         demo = f"  try:  rta demo --broker {broker}\n"
     else:
@@ -85,16 +86,22 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path,
                 f"  watch: rta tail {settings.topic_alerts} --broker {broker}\n"
                 f"         rta tail {settings.topic_adherence} --latest --broker {broker}\n")
     api = f"http://127.0.0.1:{settings.web_port}"
+    if broker_kind == "kafka":
+        from rta_cli.local_kafka import KAFKA_VERSION
+
+        kind, keeps = f"Apache Kafka {KAFKA_VERSION}, throwaway data", "a temporary folder"
+    else:
+        kind, keeps = "Tansu, in memory", "memory only"
     return f"""
 rta is up.
   HTTP API: {api}  (OpenAPI: {api}/openapi.json; demo key in examples/tenants.toml)
     curl -H 'x-api-key: northwind-demo-key' {api}/v1/agents/1000/status
-  broker (Kafka protocol, in memory): {broker}
+  broker ({kind}): {broker}
   history: {history}
   send state events to   {settings.topic_state}   key tenantId:acdServerId:acdAgentId
   send schedules to      {settings.topic_schedule}      key tenantId:agentId
   results on             {settings.topic_adherence}, {settings.topic_status}, \
 {settings.topic_alerts}, {settings.topic_deadletter}
 {demo}  broker log: {log}
-Ctrl-C stops everything (the broker keeps data in memory only).
+Ctrl-C stops everything (the broker keeps data in {keeps}).
 """

@@ -6,7 +6,6 @@ use their own agents or tenants so they do not disturb one another.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 import urllib.error
@@ -20,10 +19,9 @@ import orjson
 import pytest
 
 from api.auth import hash_api_key, hash_password
-from rta_cli.local_broker import LocalBroker, free_port
-from streams.settings import WorkerSettings
-from streams.topics import ensure_topics
+from rta_cli.local_broker import free_port
 from tests.streams.conftest import Worker, wait_for
+from tests.support.brokers import DEFAULT_KIND, TestBroker, open_test_broker
 
 KEYS = {"northwind": "nw-key-0123456789abcdef", "contoso": "co-key-fedcba9876543210"}
 PASSWORDS = {"northwind": ("nw-sup", "nw-secret-pass"), "contoso": ("co-sup", "co-secret-pass")}
@@ -76,7 +74,7 @@ class Http:
 
 @dataclass
 class Service:
-    broker: LocalBroker
+    broker: TestBroker
     workers: list[Worker]
     http: list[Http]
     tenants: Path
@@ -86,7 +84,7 @@ class Service:
         return self.http[0]
 
 
-def start_worker(broker: LocalBroker, tmp: Path, tenants: Path, name: str,
+def start_worker(broker: TestBroker, tmp: Path, tenants: Path, name: str,
                  env: dict[str, str] | None = None) -> tuple[Worker, Http]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -121,8 +119,8 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     tenants = tmp / "tenants.toml"
     tenants.write_text(tenants_text())
     env = {"RTA_SESSION_IDLE_SECONDS": "3", **getattr(request.module, "WORKER_ENV", {})}
-    with LocalBroker(log=tmp / "broker.log") as broker:
-        asyncio.run(ensure_topics(WorkerSettings(broker_url=broker.url)))
+    with pytest.MonkeyPatch.context() as mp, open_test_broker(
+            DEFAULT_KIND, lambda: request.getfixturevalue("kafka_server"), tmp, mp) as broker:
         started: list[tuple[Worker, Http]] = []
         try:
             for i in range(getattr(request.module, "WORKERS", 1)):

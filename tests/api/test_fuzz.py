@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rta_cli.kafka_tools import read_topic
-from streams.settings import WorkerSettings
 from tests.api.conftest import KEYS, Service
 
 WORKER_ENV = {"RTA_API_MAX_BODY_BYTES": "20000", "RTA_API_MAX_BATCH_ITEMS": "20"}
@@ -184,7 +183,7 @@ def test_every_accepted_batch_is_on_the_topic_and_no_refused_one(service: Servic
     # runs after the fuzzers above (file order)
     assert accepted and refused, "the fuzzers produced both outcomes"
     got = {orjson.loads(v).get("eventId") for _, v in asyncio.run(
-        read_topic(WorkerSettings(broker_url=service.broker.url), "rta.agent-state"))}
+        read_topic(service.broker.settings(), service.broker.topic("rta.agent-state")))}
     assert accepted <= got
     assert not refused & got
 

@@ -245,12 +245,12 @@ def test_a_bad_batch_is_rejected_whole_and_nothing_reaches_the_topic(service: Se
                   [{**items[0], "eventId": "aon-good"}], key=NW)
     assert ok.status == 200
     settings = WorkerSettings(broker_url=service.broker.url)
-    states = [orjson.loads(v) for _, v in asyncio.run(read_topic(settings, "rta.agent-state"))]
+    states = [orjson.loads(v) for _, v in asyncio.run(read_topic(settings, settings.topic_state))]
     mine = [s for s in states if s["acdAgentId"] == marker]
     assert mine == [{"tenantId": "northwind", "acdServerId": "1", "acdAgentId": marker,
                      "gisStateIdentifier": 3, "timestamp": 1_790_000_000_000,
                      "reasonCode": None, "eventId": "aon-good"}]
-    schedules = [orjson.loads(v) for _, v in asyncio.run(read_topic(settings, "rta.schedule"))]
+    schedules = [orjson.loads(v) for _, v in asyncio.run(read_topic(settings, settings.topic_schedule))]
     assert not [s for s in schedules if s["agentId"] in (990001, 990002)]
 
 

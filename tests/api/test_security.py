@@ -112,7 +112,7 @@ def test_a_credential_cannot_write_another_tenant(service: Service, data: None) 
                                   "timestamp": T0, "eventId": "xt-1"}], key=NW)
     assert r.status == 200
     settings = WorkerSettings(broker_url=service.broker.url)
-    written = [orjson.loads(v) for topic in ("rta.agent-state", "rta.schedule")
+    written = [orjson.loads(v) for topic in (settings.topic_state, settings.topic_schedule)
                for _, v in asyncio.run(read_topic(settings, topic))]
     mine = [w for w in written if w.get("acdAgentId") == marker]
     assert [(w["tenantId"], w.get("eventId")) for w in mine] == [("northwind", "xt-1")]
@@ -173,7 +173,7 @@ def test_sessions_expire_when_idle_and_end_when_deleted(service: Service, data: 
 
     def deleted() -> bool:
         latest: dict[bytes, bytes | None] = {}
-        for k, v in asyncio.run(read_topic(settings, "rta-sessions", idle_seconds=0.5)):
+        for k, v in asyncio.run(read_topic(settings, settings.topic_sessions, idle_seconds=0.5)):
             latest[k or b""] = v
         return latest.get(digest(sid).encode(), b"") is None
     wait_until(deleted, timeout=30, every=1)
@@ -210,5 +210,5 @@ def test_keys_passwords_and_session_ids_are_never_logged(service: Service, data:
         assert s not in broker_log
     # the session id is not on the broker either: the sessions topic is keyed by its digest
     settings = WorkerSettings(broker_url=service.broker.url)
-    records = asyncio.run(read_topic(settings, "rta-sessions"))
+    records = asyncio.run(read_topic(settings, settings.topic_sessions))
     assert records and not any(sid.encode() in (k or b"") + (v or b"") for k, v in records)

@@ -9,14 +9,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rta_cli.local_broker import LocalBroker
+import pytest
+
+from rta_cli.local_broker import TansuBroker
 from tests.api.conftest import Http, free_port
 from tests.streams.conftest import latest, wait_for
+from tests.support.brokers import TestBroker
 
 
 @contextmanager
@@ -58,20 +62,28 @@ async def _count(url: str, day: str) -> int:
         await engine.dispose()
 
 
-def test_up_demo_and_ctrl_c(tmp_path: Path) -> None:
-    with rta_up(tmp_path) as (proc, _, port):
+@pytest.mark.parametrize("kind", ["tansu", "kafka"])
+def test_up_demo_and_ctrl_c(tmp_path: Path, kind: str) -> None:
+    """`rta up` on either local broker (`--local-broker kafka`: Apache Kafka)."""
+    with rta_up(tmp_path, "--local-broker", kind, "--no-history") as (proc, out, port):
+        banner = out.read_text()
+        assert ("Apache Kafka" if kind == "kafka" else "Tansu, in memory") in banner
         url = f"kafka://127.0.0.1:{port}"
         demo = subprocess.run([sys.executable, "-m", "rta_cli.main", "demo", "--broker", url,
                                "--agents", "3"], capture_output=True, timeout=60, check=True)
         assert b"rta tail rta.adherence" in demo.stderr
-        broker = LocalBroker(port=port)
+        broker = TestBroker(TansuBroker(port=port), "rta")  # reads only: any kind
         summaries = wait_for(lambda: latest(broker, "rta.adherence"), timeout=60, every=1)
         assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(30) is not None
+        assert proc.wait(60) is not None
     time.sleep(0.5)
     with socket.socket() as s:  # the broker is gone too
         assert s.connect_ex(("127.0.0.1", port)) != 0
+    if kind == "kafka":  # and its throwaway data
+        left = [p for p in Path(tempfile.gettempdir()).glob("rta-kafka-*/server.properties")
+                if f"127.0.0.1:{port}" in p.read_text()]
+        assert left == []
 
 
 def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
@@ -84,7 +96,7 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
     with rta_up(tmp_path, "--demo", "--demo-agents", "4", "--web-port", str(api_port),
                 env={"RTA_EMIT_SECONDS": "0.5"}) as (proc, out, port):
         assert "demo: 4 agents of tenant northwind" in out.read_text()
-        broker = LocalBroker(port=port)
+        broker = TestBroker(TansuBroker(port=port), "rta")  # reads only: any kind
         yesterday = (datetime.now(ZoneInfo("America/Chicago")).date()
                      - timedelta(days=1)).isoformat()
 

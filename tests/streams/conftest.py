@@ -1,4 +1,4 @@
-"""Real-broker fixtures: a Tansu broker per test, workers as subprocesses.
+"""Workers as subprocesses on the test's broker (``broker``: tests/conftest.py).
 
 The worker runs exactly as users run it (`rta worker --broker ...`), with
 group timings shortened (BROKER.md: ready in ~3 s instead of ~20 s).
@@ -20,9 +20,8 @@ import orjson
 import pytest
 
 from rta_cli.kafka_tools import produce_records, read_topic
-from rta_cli.local_broker import LocalBroker, free_port
-from streams.settings import WorkerSettings
-from streams.topics import ensure_topics
+from rta_cli.local_broker import free_port
+from tests.support.brokers import TestBroker
 
 FAST_GROUP = {
     "RTA_BROKER_SESSION_TIMEOUT": "1.5",
@@ -30,14 +29,20 @@ FAST_GROUP = {
     "RTA_BROKER_COMMIT_INTERVAL": "0.5",
     "RTA_EMIT_SECONDS": "0.5",
     "RTA_TICK_SECONDS": "0.1",
-    # Tansu under-reports end offsets after multi-record batches, which can make
-    # table recovery skip the changelog tail (BROKER.md): one record per batch.
-    "RTA_PRODUCER_MAX_BATCH_SIZE": "1",
 }
+# Tansu only: it under-reports end offsets after multi-record batches, which can
+# make table recovery skip the changelog tail (BROKER.md; detected by
+# tests/streams/test_broker_quirks.py): one record per produce batch.
+TANSU_WORKAROUNDS = {"RTA_PRODUCER_MAX_BATCH_SIZE": "1"}
+
+
+def worker_env(broker: TestBroker) -> dict[str, str]:
+    """What every test worker runs with on ``broker``."""
+    return {**FAST_GROUP, **(TANSU_WORKAROUNDS if broker.kind == "tansu" else {})}
 
 
 class Worker:
-    def __init__(self, broker: LocalBroker, tmp: Path, tenants: Path | None, name: str,
+    def __init__(self, broker: TestBroker, tmp: Path, tenants: Path | None, name: str,
                  env: dict[str, str] | None = None) -> None:
         self.broker, self.tmp, self.tenants, self.name = broker, tmp, tenants, name
         self.env = env or {}
@@ -57,7 +62,8 @@ class Worker:
                "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env={**os.environ, **FAST_GROUP, **web, **self.env})
+                                     env={**os.environ, **worker_env(self.broker), **web,
+                                          **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "rta worker is running" in self.log.read_text(errors="replace")[offset:]:
@@ -75,15 +81,7 @@ class Worker:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    with LocalBroker(log=tmp_path / "broker.log") as b:
-        settings = WorkerSettings(broker_url=b.url)
-        asyncio.run(ensure_topics(settings))
-        yield b
-
-
-@pytest.fixture
-def workers(broker: LocalBroker, tmp_path: Path) -> Iterator[Any]:
+def workers(broker: TestBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[Worker] = []
 
     def start(tenants: Path | None = None, name: str = "w1",
@@ -97,17 +95,19 @@ def workers(broker: LocalBroker, tmp_path: Path) -> Iterator[Any]:
         w.kill(signal.SIGTERM)
 
 
-def produce(broker: LocalBroker, records: list[Any]) -> int:
-    return asyncio.run(produce_records(WorkerSettings(broker_url=broker.url), records))
+def produce(broker: TestBroker, records: list[Any]) -> int:
+    return asyncio.run(produce_records(broker.settings(), records))
 
 
-def topic_records(broker: LocalBroker, topic: str, idle: float = 1.0
+def topic_records(broker: TestBroker, topic: str, idle: float = 1.0
                   ) -> list[tuple[bytes | None, Any]]:
-    rows = asyncio.run(read_topic(WorkerSettings(broker_url=broker.url), topic, idle))
+    """Every record of the engine topic ``topic`` (``rta.alerts``, ... in the test's
+    namespace)."""
+    rows = asyncio.run(read_topic(broker.settings(), broker.topic(topic), idle))
     return [(k, orjson.loads(v) if v is not None else None) for k, v in rows]
 
 
-def latest(broker: LocalBroker, topic: str) -> dict[str, Any]:
+def latest(broker: TestBroker, topic: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in topic_records(broker, topic):
         out[k.decode() if k else ""] = v

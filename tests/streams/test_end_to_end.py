@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from rta.config import TenantsConfig
 from rta.replay import replay_log
-from rta_cli.local_broker import LocalBroker
 from rta_cli.simulate import CentreSpec, generate
 from tests.streams.conftest import latest, produce, topic_records, wait_for
+from tests.support.brokers import TestBroker
 
 TENANTS = '[tenants.northwind]\ntime_zone = "America/Chicago"\nalert_after_seconds = 2\n'
 
@@ -30,7 +31,7 @@ def expected(records: list[dict[str, Any]], tenants: Path) -> dict[str, Any]:
             for s in replay_log(records, cfg).summaries}
 
 
-def assert_adherence_becomes(broker: LocalBroker, want: dict[str, Any],
+def assert_adherence_becomes(broker: TestBroker, want: dict[str, Any],
                              timeout: float = 120) -> None:
     """Wait until rta.adherence (latest per key, without asOf) equals ``want``."""
     got: dict[str, Any] = {}
@@ -62,7 +63,7 @@ def assert_adherence_becomes(broker: LocalBroker, want: dict[str, Any],
                          f"differing {len(differ)}: {detail}")
 
 
-def adherence_without_as_of(broker: LocalBroker) -> dict[str, Any]:
+def adherence_without_as_of(broker: TestBroker) -> dict[str, Any]:
     out = {}
     for k, v in latest(broker, "rta.adherence").items():
         v = dict(v)
@@ -71,7 +72,8 @@ def adherence_without_as_of(broker: LocalBroker) -> dict[str, Any]:
     return out
 
 
-def test_results_equal_replay(broker: LocalBroker, workers: Any, tmp_path: Path) -> None:
+@pytest.mark.tansu
+def test_results_equal_replay(broker: TestBroker, workers: Any, tmp_path: Path) -> None:
     # overnight shifts across the fall-back day, late and duplicate events, mid-day
     # schedule changes, multi-channel agents, identities known after their states
     spec = CentreSpec(agents=12, days=2, start=date(2026, 10, 31), tenant="northwind",
@@ -89,8 +91,9 @@ def test_results_equal_replay(broker: LocalBroker, workers: Any, tmp_path: Path)
     assert topic_records(broker, "rta.deadletter") == []
 
 
+@pytest.mark.tansu
 def test_poison_messages_are_dead_lettered_and_the_rest_processed(
-        broker: LocalBroker, workers: Any, tmp_path: Path) -> None:
+        broker: TestBroker, workers: Any, tmp_path: Path) -> None:
     spec = CentreSpec(agents=3, days=1, start=date(2026, 3, 9), tenant="northwind",
                       time_zone="America/Chicago", seed=9, multichannel_fraction=0)
     good = list(generate(spec))
@@ -103,7 +106,9 @@ def test_poison_messages_are_dead_lettered_and_the_rest_processed(
                       "timestamp": "yesterday"}),
         orjson.dumps({"tenantId": "northwind", "gisStateIdentifier": 3}),
         orjson.dumps([1, 2, 3]),
-        b'{"tenantId": "northwind", "pad": "' + b"x" * 2_000_000 + b'"}',
+        # over the engine's limit (RTA_MAX_MESSAGE_BYTES), under Kafka's default
+        # message.max.bytes (1,048,588), which refuses larger records at the producer
+        b'{"tenantId": "northwind", "pad": "' + b"x" * 1_040_000 + b'"}',
     ]
     half = len(good) // 2
     tenants = tenants_file(tmp_path)
@@ -123,14 +128,14 @@ def test_poison_messages_are_dead_lettered_and_the_rest_processed(
     assert any("exceeds the limit of 1000000" in r for r in reasons)
     assert any("fromTimestamp: is required" in r for r in reasons)
     big = next(d for d in dead if "exceeds the limit" in d["reason"])
-    assert (big["truncated"], big["valueBytes"]) == (True, 2_000_000 + 36)
+    assert (big["truncated"], big["valueBytes"]) == (True, 1_040_000 + 36)
     assert all({"sourceTopic", "partition", "offset", "key", "value"} <= set(d) for d in dead)
     binary = next(d for d in dead if d["value"] and "base64" in d["value"])
-    assert binary["sourceTopic"] == "rta.agent-state"
+    assert binary["sourceTopic"] == broker.topic("rta.agent-state")
 
 
 def test_alert_fires_at_threshold_with_no_further_input(
-        broker: LocalBroker, workers: Any, tmp_path: Path) -> None:
+        broker: TestBroker, workers: Any, tmp_path: Path) -> None:
     tenants = tenants_file(tmp_path)  # alert_after_seconds = 2
     workers(tenants)
     now = int(time.time() * 1000)

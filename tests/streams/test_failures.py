@@ -9,10 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rta_cli.local_broker import LocalBroker
+import pytest
+
 from rta_cli.simulate import CentreSpec, generate
 from tests.streams.conftest import produce, topic_records
 from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
+from tests.support.brokers import TestBroker
 
 
 def centre(seed: int) -> list[dict[str, Any]]:
@@ -24,7 +26,7 @@ def centre(seed: int) -> list[dict[str, Any]]:
     return list(generate(spec))
 
 
-def assert_one_id_per_out_run(broker: LocalBroker) -> int:
+def assert_one_id_per_out_run(broker: TestBroker) -> int:
     """Alerts may be re-sent (same id); one OUT run never gets two ids."""
     started: dict[str, dict[str, Any]] = {}
     ends: dict[str, int] = {}
@@ -44,7 +46,8 @@ def assert_one_id_per_out_run(broker: LocalBroker) -> int:
     return len(started)
 
 
-def test_kill_9_at_several_points_then_restart(broker: LocalBroker, workers: Any,
+@pytest.mark.tansu
+def test_kill_9_at_several_points_then_restart(broker: TestBroker, workers: Any,
                                                tmp_path: Path) -> None:
     records = centre(seed=21)
     tenants = tenants_file(tmp_path)
@@ -65,7 +68,7 @@ def test_kill_9_at_several_points_then_restart(broker: LocalBroker, workers: Any
     assert assert_one_id_per_out_run(broker) > 0
 
 
-def test_two_workers_one_stopped_mid_stream(broker: LocalBroker, workers: Any,
+def test_two_workers_one_stopped_mid_stream(broker: TestBroker, workers: Any,
                                             tmp_path: Path) -> None:
     records = centre(seed=22)
     tenants = tenants_file(tmp_path)
@@ -82,7 +85,7 @@ def test_two_workers_one_stopped_mid_stream(broker: LocalBroker, workers: Any,
     assert_one_id_per_out_run(broker)
 
 
-def test_rocksdb_store_survives_kill_9(broker: LocalBroker, workers: Any,
+def test_rocksdb_store_survives_kill_9(broker: TestBroker, workers: Any,
                                       tmp_path: Path) -> None:
     """The production store: tables on local RocksDB (rocksdict), recovered from the
     local files plus the changelog tail after a kill -9."""

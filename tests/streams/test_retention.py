@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rta_cli.local_broker import LocalBroker
 from rta_cli.simulate import CentreSpec, generate
 from tests.streams.conftest import latest, produce, topic_records, wait_for
 from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
+from tests.support.brokers import TestBroker
 
 # a one-day horizon over a five-day log: every agent's floor moves several times
 TENANTS = ('[tenants.northwind]\ntime_zone = "America/Chicago"\nalert_after_seconds = 2\n'
@@ -19,7 +19,7 @@ TENANTS = ('[tenants.northwind]\ntime_zone = "America/Chicago"\nalert_after_seco
 
 
 def test_pruned_history_publishes_what_the_whole_history_gives(
-        broker: LocalBroker, workers: Any, tmp_path: Path) -> None:
+        broker: TestBroker, workers: Any, tmp_path: Path) -> None:
     spec = CentreSpec(agents=8, days=5, start=date(2026, 3, 5), tenant="northwind",
                       time_zone="America/Chicago", seed=31, late_fraction=0.05,
                       duplicate_fraction=0.05, overnight_fraction=0.3,

@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 import pytest
 
-from rta_cli.local_broker import LocalBroker, free_port
+from rta_cli.local_broker import free_port
 from streams.forwarder import Forwarder, _Revoked
 from streams.settings import WorkerSettings
 from tests.streams.conftest import FAST_GROUP, produce, topic_records, wait_for
+from tests.support.brokers import TestBroker
 from tests.wfm.fake_wfm import FakeWfm
 from wfm.config import WfmConfig
 
@@ -79,7 +80,7 @@ def wfm() -> Any:
     fake.stop()
 
 
-def test_every_state_once_and_in_order_through_wfm_faults(broker: LocalBroker, wfm: FakeWfm,
+def test_every_state_once_and_in_order_through_wfm_faults(broker: TestBroker, wfm: FakeWfm,
                                                            tmp_path: Path) -> None:
     settings = WorkerSettings(broker_url=broker.url, **{
         k.removeprefix("RTA_").lower(): v for k, v in FAST_GROUP.items()
@@ -157,7 +158,7 @@ async def _until(check: Any, timeout: float = 60) -> None:
         await asyncio.sleep(0.1)
 
 
-def start_forward(broker: LocalBroker, config: Path, log: Path, port: int
+def start_forward(broker: TestBroker, config: Path, log: Path, port: int
                   ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "rta_cli.main", "forward", "--config", str(config),
@@ -167,7 +168,7 @@ def start_forward(broker: LocalBroker, config: Path, log: Path, port: int
         env={**os.environ, **FAST_GROUP, "RTA_LOG_LEVEL": "debug"})
 
 
-def test_kill_9_and_restart_loses_nothing(broker: LocalBroker, wfm: FakeWfm,
+def test_kill_9_and_restart_loses_nothing(broker: TestBroker, wfm: FakeWfm,
                                           tmp_path: Path) -> None:
     config = wfm_file(tmp_path, wfm, batch_max_items=40)
     wfm.faults.delay_seconds = 0.15  # batches take a while: one is in flight at the kill
@@ -210,7 +211,7 @@ def _get(url: str) -> str:
         return str(resp.read().decode())
 
 
-def test_runs_inside_a_worker(broker: LocalBroker, wfm: FakeWfm, tmp_path: Path,
+def test_runs_inside_a_worker(broker: TestBroker, wfm: FakeWfm, tmp_path: Path,
                               workers: Any) -> None:
     config = wfm_file(tmp_path, wfm)
     w = workers(env={"RTA_FORWARD_CONFIG": str(config)})
@@ -254,7 +255,7 @@ def test_event_ids_are_per_identity_and_a_revoked_batch_is_given_up(
 
 
 def test_two_forwarders_share_the_partitions_through_rebalances(
-        broker: LocalBroker, wfm: FakeWfm, tmp_path: Path) -> None:
+        broker: TestBroker, wfm: FakeWfm, tmp_path: Path) -> None:
     settings = WorkerSettings(broker_url=broker.url, broker_session_timeout=1.5,
                               broker_heartbeat_interval=0.3)
     config = WfmConfig.load(wfm_file(tmp_path, wfm, batch_max_items=30), env={})

@@ -27,10 +27,10 @@ import pytest
 from rta.calendar import DayCalendar
 from rta.models import parse_schedule
 from rta_cli.kafka_tools import read_topic
-from rta_cli.local_broker import LocalBroker
 from rta_cli.main import main as rta_main
 from streams.schedule_sync import ScheduleSync
 from streams.settings import WorkerSettings
+from tests.support.brokers import TestBroker
 from tests.wfm.fake_wfm import FakeWfm
 from wfm.config import WfmConfig
 from wfm.schedules import plan
@@ -115,13 +115,13 @@ def config(fake: FakeWfm, **sync: Any) -> WfmConfig:
          "sync": {"interval_seconds": 0.2, **sync}}, env={"RTA_WFM_PASSWORD": PASSWORD})
 
 
-def new_sync(broker: LocalBroker, fake: FakeWfm, now: float, **sync: Any) -> ScheduleSync:
+def new_sync(broker: TestBroker, fake: FakeWfm, now: float, **sync: Any) -> ScheduleSync:
     return ScheduleSync(WorkerSettings(broker_url=broker.url), config(fake, **sync), ZONE,
                         clock=lambda: now)
 
 
-async def schedule_records(broker: LocalBroker) -> list[tuple[str, dict[str, Any]]]:
-    rows = await read_topic(WorkerSettings(broker_url=broker.url), "rta.schedule", 0.5)
+async def schedule_records(broker: TestBroker) -> list[tuple[str, dict[str, Any]]]:
+    rows = await read_topic(broker.settings(), broker.topic("rta.schedule"), 0.5)
     return [(k.decode() if k else "", orjson.loads(v)) for k, v in rows if v is not None]
 
 
@@ -129,7 +129,7 @@ def day_key(msg: dict[str, Any]) -> str:
     return f"{msg['tenantId']}:{msg['agentId']}:{CHI.iso(CHI.ordinal(msg['fromTimestamp']))}"
 
 
-async def one_pass(sync: ScheduleSync, broker: LocalBroker
+async def one_pass(sync: ScheduleSync, broker: TestBroker
                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A pass, its summary and the messages it published (the topic's records after
     the pass less those before it: records of several partitions come in no set order)."""
@@ -141,7 +141,7 @@ async def one_pass(sync: ScheduleSync, broker: LocalBroker
 
 # ---------------------------------------------------------------------- tests
 async def test_first_pass_publishes_every_scheduled_day_and_an_unchanged_one_nothing(
-        broker: LocalBroker, wfm: FakeWfm, caplog: pytest.LogCaptureFixture) -> None:
+        broker: TestBroker, wfm: FakeWfm, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     now = at("2026-03-10", 10)  # the range holds the spring-forward day (2026-03-08)
     today = CHI.ordinal(int(now * 1000))
@@ -186,7 +186,7 @@ async def test_first_pass_publishes_every_scheduled_day_and_an_unchanged_one_not
 
 
 async def test_edits_deleted_shift_and_approved_exception_publish_exactly_those_days(
-        broker: LocalBroker, wfm: FakeWfm) -> None:
+        broker: TestBroker, wfm: FakeWfm) -> None:
     now = at("2026-03-13", 10)  # a Friday: 10 days back and 3 ahead are weekdays
     today = CHI.ordinal(int(now * 1000))
     centre(wfm, 4, today)
@@ -243,7 +243,7 @@ async def test_edits_deleted_shift_and_approved_exception_publish_exactly_those_
         await sync.close()
 
 
-async def test_agent_sets_and_windows_are_paginated(broker: LocalBroker) -> None:
+async def test_agent_sets_and_windows_are_paginated(broker: TestBroker) -> None:
     fake = FakeWfm(users={"rta-api": PASSWORD}, max_agents_per_call=3,
                    max_days_per_call=4).start()
     try:
@@ -277,7 +277,7 @@ async def test_agent_sets_and_windows_are_paginated(broker: LocalBroker) -> None
         fake.stop()
 
 
-async def test_a_dst_week(broker: LocalBroker, wfm: FakeWfm) -> None:
+async def test_a_dst_week(broker: TestBroker, wfm: FakeWfm) -> None:
     # fall back on Sunday 2026-11-01: a 25-hour day; nine days holding it would last
     # 9 x 24 h + 1 h, which the WFM refuses for several agents
     now = at("2026-11-01", 12)
@@ -307,7 +307,7 @@ async def test_a_dst_week(broker: LocalBroker, wfm: FakeWfm) -> None:
     assert local_ms(today, 6) - sun["fromTimestamp"] == 7 * HOUR
 
 
-async def test_a_restarted_sync_does_not_republish(broker: LocalBroker, wfm: FakeWfm) -> None:
+async def test_a_restarted_sync_does_not_republish(broker: TestBroker, wfm: FakeWfm) -> None:
     now = at("2026-03-10", 10)
     today = CHI.ordinal(int(now * 1000))
     centre(wfm, 30, today)
@@ -340,13 +340,13 @@ async def test_a_restarted_sync_does_not_republish(broker: LocalBroker, wfm: Fak
     assert s3["ok"] and s3["forgotten"] == 30 * 3  # Tue-Thu 2026-02-24..26 left the range
     digests: dict[str, bytes | None] = {}
     for k, v in await read_topic(WorkerSettings(broker_url=broker.url),
-                                 "rta-schedule-sync", 0.5):
+                                 broker.topic("rta-schedule-sync"), 0.5):
         digests[k.decode() if k else ""] = v
     assert sum(v is not None for v in digests.values()) == len(later.published)
 
 
 async def test_wfm_failures_are_logged_without_credentials_and_the_next_pass_recovers(
-        broker: LocalBroker, wfm: FakeWfm, caplog: pytest.LogCaptureFixture) -> None:
+        broker: TestBroker, wfm: FakeWfm, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     now = at("2026-03-10", 10)
     today = CHI.ordinal(int(now * 1000))
@@ -378,7 +378,7 @@ async def test_wfm_failures_are_logged_without_credentials_and_the_next_pass_rec
 
 
 async def test_passes_every_interval_until_stopped_and_a_failed_one_does_not_stop_it(
-        broker: LocalBroker, wfm: FakeWfm) -> None:
+        broker: TestBroker, wfm: FakeWfm) -> None:
     now = at("2026-03-10", 10)
     centre(wfm, 2, CHI.ordinal(int(now * 1000)))
     sync = new_sync(broker, wfm, now)  # interval_seconds = 0.2
@@ -415,7 +415,7 @@ async def test_broker_down_fails_the_pass_without_crashing(wfm: FakeWfm) -> None
     assert not s["ok"] and s["failures"] == 1 and not sync.loaded
 
 
-def test_the_command_once_twice(broker: LocalBroker, wfm: FakeWfm, tmp_path: Path) -> None:
+def test_the_command_once_twice(broker: TestBroker, wfm: FakeWfm, tmp_path: Path) -> None:
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     today = CHI.ordinal(now_ms)
     centre(wfm, 6, today)
@@ -443,7 +443,7 @@ def test_the_command_once_twice(broker: LocalBroker, wfm: FakeWfm, tmp_path: Pat
     assert wfm.logins == 2 and wfm.logouts == 2  # a session per run, ended at exit
 
 
-def test_the_command_runs_until_sigterm(broker: LocalBroker, wfm: FakeWfm,
+def test_the_command_runs_until_sigterm(broker: TestBroker, wfm: FakeWfm,
                                        tmp_path: Path) -> None:
     centre(wfm, 2, CHI.ordinal(int(datetime.now(UTC).timestamp() * 1000)))
     cfg = tmp_path / "wfm.toml"

@@ -1,0 +1,103 @@
+"""The broker under the tests: Apache Kafka by default, Tansu for the smoke set.
+
+One Apache Kafka broker serves the whole test session (it takes seconds to
+start); each test gets a namespace of its own on it: an app id (hence faust's
+group, internal topics and the engine's other groups) and public topic names
+``<ns>.agent-state`` etc., set as ``RTA_*`` environment variables, so the
+workers and tools a test starts, in-process or as subprocesses, see only that
+test's data. ``broker.topic("rta.adherence")`` names a topic in the test's
+namespace.
+
+Tansu is started afresh per test (milliseconds) with the default names. Tests
+marked ``@pytest.mark.tansu`` run on both brokers; ``RTA_TEST_BROKER=tansu``
+runs every broker test on Tansu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rta_cli.local_broker import BROKER_KINDS, TansuBroker
+from rta_cli.local_kafka import KafkaBroker
+from streams.settings import WorkerSettings
+from streams.topics import ensure_topics
+
+DEFAULT_KIND = os.environ.get("RTA_TEST_BROKER", "kafka")
+if DEFAULT_KIND not in BROKER_KINDS:
+    raise RuntimeError(f"RTA_TEST_BROKER={DEFAULT_KIND!r}: one of {', '.join(BROKER_KINDS)}")
+
+PUBLIC = ("state", "schedule", "adherence", "status", "alerts", "deadletter")
+_counter = itertools.count(1)
+
+
+def namespace_env(ns: str) -> dict[str, str]:
+    """``RTA_*`` variables that put the engine's topics and groups under ``ns``."""
+    defaults = WorkerSettings.model_fields
+    env = {"RTA_APP_ID": ns}
+    for name in PUBLIC:
+        default = str(defaults[f"topic_{name}"].default)  # rta.agent-state, ...
+        env[f"RTA_TOPIC_{name.upper()}"] = ns + default.removeprefix("rta")
+    return env
+
+
+@dataclass
+class TestBroker:
+    """A running broker and the namespace of one test (or one test module)."""
+
+    __test__ = False  # not a test class
+
+    server: TansuBroker | KafkaBroker
+    namespace: str
+
+    @property
+    def kind(self) -> str:
+        return self.server.kind
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def bootstrap(self) -> str:
+        return self.server.bootstrap
+
+    @property
+    def env(self) -> dict[str, str]:
+        return namespace_env(self.namespace) if self.namespace != "rta" else {}
+
+    def topic(self, name: str) -> str:
+        """``rta.adherence`` -> this namespace's name for it (also ``rta-...`` ones)."""
+        if not name.startswith("rta"):
+            raise ValueError(f"not an engine topic name: {name!r}")
+        return self.namespace + name.removeprefix("rta")
+
+    def settings(self, **over: object) -> WorkerSettings:
+        return WorkerSettings(broker_url=self.url, **over)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def open_test_broker(kind: str, kafka: Callable[[], KafkaBroker], tmp: Path,
+                     mp: pytest.MonkeyPatch) -> Iterator[TestBroker]:
+    """A broker of ``kind`` with a fresh namespace (set in the environment through
+    ``mp``) and the engine's topics created in it."""
+    with contextlib.ExitStack() as stack:
+        if kind == "tansu":
+            server: TansuBroker | KafkaBroker = stack.enter_context(
+                TansuBroker(log=tmp / "broker.log"))
+            tb = TestBroker(server, "rta")
+        else:
+            tb = TestBroker(kafka(), f"rta{next(_counter):03d}")
+        for k, v in tb.env.items():
+            mp.setenv(k, v)
+        asyncio.run(ensure_topics(tb.settings()))
+        yield tb
+
+

@@ -42,7 +42,7 @@ from rta.config import TenantsConfig
 from rta.models import parse_schedule
 from rta.schedule import resolve_activities
 from rta_cli.kafka_tools import produce_records
-from rta_cli.local_broker import LocalBroker, free_port
+from rta_cli.local_broker import free_port, make_broker
 from rta_cli.simulate import CentreSpec, generate
 from streams.codec import decode_state
 from streams.settings import WorkerSettings
@@ -220,19 +220,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _bench_broker(tenants_text: str) -> Iterator[tuple[Path, Path, WorkerSettings]]:
+def _bench_broker(tenants_text: str, kind: str) -> Iterator[tuple[Path, Path, WorkerSettings]]:
     """A temporary directory with the tenants file, a local broker, the topics."""
     with tempfile.TemporaryDirectory(prefix="rta-bench-") as d:
         tmp = Path(d)
         tenants_file = tmp / "tenants.toml"
         tenants_file.write_text(tenants_text)
-        with LocalBroker(log=tmp / "broker.log") as broker:
+        broker = make_broker(kind, log=tmp / "broker.log")
+        with broker:
             settings = WorkerSettings(broker_url=broker.url)
             asyncio.run(ensure_topics(settings))
             yield tmp, tenants_file, settings
 
 
-def bench_live(agents: int, live_seconds: float) -> int:
+def bench_live(agents: int, live_seconds: float, broker: str = "tansu") -> int:
     """The live phase alone, at scale: seed N logged-in agents, then measure."""
     tenant, hour = "bench", 3_600_000
     now = int(time.time() * 1000)
@@ -246,7 +247,7 @@ def bench_live(agents: int, live_seconds: float) -> int:
         "tenantId": tenant, "acdServerId": "1", "acdAgentId": acd, "gisStateIdentifier": 3,
         "timestamp": now - hour + i % 60_000, "eventId": f"login-{acd}"}}
         for i, (_, acd) in enumerate(idents)]
-    with _bench_broker(f'[tenants.{tenant}]\ntime_zone = "UTC"\n') as (tmp, tenants_file,
+    with _bench_broker(f'[tenants.{tenant}]\ntime_zone = "UTC"\n', broker) as (tmp, tenants_file,
                                                                       settings):
         proc, log = _start_worker(settings.broker_url, tmp, tenants_file)
         try:
@@ -275,7 +276,7 @@ def bench_live(agents: int, live_seconds: float) -> int:
     return 0
 
 
-def bench_pipeline(agents: int, days: int, live_seconds: float) -> int:
+def bench_pipeline(agents: int, days: int, live_seconds: float, broker: str = "tansu") -> int:
     spec = CentreSpec(agents=agents, days=days, tenant="bench", seed=11,
                       multichannel_fraction=0.1)
     records = list(generate(spec))
@@ -283,7 +284,7 @@ def bench_pipeline(agents: int, days: int, live_seconds: float) -> int:
     n_states = sum(1 for r in records if r["kind"] == "state")
     tenants_text = f'[tenants.bench]\ntime_zone = "{spec.time_zone}"\n'
     tenants = TenantsConfig.from_toml(tenants_text)
-    with _bench_broker(tenants_text) as (tmp, tenants_file, settings):
+    with _bench_broker(tenants_text, broker) as (tmp, tenants_file, settings):
         t0 = time.perf_counter()
         asyncio.run(produce_records(settings, records))
         print(f"produced {items:,} records ({n_states:,} state events, {agents:,} agents, "

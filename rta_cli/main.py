@@ -134,8 +134,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from rta_cli.bench_pipeline import bench_live, bench_pipeline
 
         if args.live_only:
-            return bench_live(agents=args.agents, live_seconds=args.live_seconds)
-        return bench_pipeline(agents=args.agents, days=args.days, live_seconds=args.live_seconds)
+            return bench_live(agents=args.agents, live_seconds=args.live_seconds,
+                              broker=args.local_broker)
+        return bench_pipeline(agents=args.agents, days=args.days, live_seconds=args.live_seconds,
+                              broker=args.local_broker)
     print(f"rta bench: unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -181,8 +183,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.local_broker == "kafka":
         print("starting Apache Kafka (a JVM: seconds)...", file=sys.stderr, flush=True)
     with contextlib.ExitStack() as stack:
+        broker = make_broker(args.local_broker, log=log)
         try:
-            broker = stack.enter_context(make_broker(args.local_broker, log=log))
+            stack.enter_context(broker)
         except BrokerError as exc:
             print(f"rta up: {exc}", file=sys.stderr)
             return 2
@@ -509,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live-only", action="store_true",
                    help="pipeline: skip the backlog; seed --agents logged-in agents and "
                         "measure live latency at that scale")
+    p.add_argument("--local-broker", choices=["tansu", "kafka"], default="tansu",
+                   help="pipeline: the local broker to measure on (default tansu)")
     p.add_argument("--jobs", type=_jobs, default=[1],
                    help="recompute: process counts to run in turn on the same data, e.g. 1,2")
     p.set_defaults(func=cmd_bench)

@@ -47,7 +47,13 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings, tenants)
+    from streams.faust_fixes import FaustVersionError
+
+    try:
+        app = build_app(settings, tenants)
+    except (FaustVersionError, ValueError) as exc:
+        print(f"rta: {exc}", file=sys.stderr)
+        return 2
     tune_gc()
     if banner:
         @app.on_rebalance_complete.connect

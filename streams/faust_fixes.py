@@ -43,30 +43,82 @@
 5. ``fetch_max_wait_ms`` is hard-coded to 1500 in faust's aiokafka driver.
    A broker that does not answer a waiting fetch early (Tansu) then adds up
    to 1.5 s to every live event; the worker sets its own value.
+
+They reach into private names of faust-streaming, so they are pinned to the
+one version they were written and tested against: ``apply`` refuses any other.
+For experiments (which fix does a broker need?), ``RTA_FAUST_FIXES_OFF`` turns
+named fixes off: a comma-separated list of ``ack``, ``gap``, ``heal``,
+``drain``, ``fetch-wait``. Never in production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+import faust
 import faust.transport.drivers.aiokafka as driver
 from faust.transport.consumer import Consumer
 
 log = logging.getLogger("rta.worker")
 
+FAUST_VERSION = "0.15.3"  # the only version these fixes are for (pyproject pins it)
+FIXES = ("ack", "gap", "heal", "drain", "fetch-wait")
+
 _applied = False
 refused = 0  # acks refused by fix 1 (diagnostics)
 fetch_max_wait_ms = 100
+disabled: frozenset[str] = frozenset()
+
+
+class FaustVersionError(RuntimeError):
+    pass
+
+
+def check_version(version: str = faust.__version__) -> None:
+    if version != FAUST_VERSION:
+        raise FaustVersionError(
+            f"faust-streaming {version} is installed, but the worker's fixes to faust "
+            f"(streams/faust_fixes.py) reach into private internals of faust-streaming "
+            f"{FAUST_VERSION} and were tested with that version only: install "
+            f"faust-streaming=={FAUST_VERSION} (as pyproject.toml pins it)")
+
+
+def disabled_fixes(value: str | None = None) -> frozenset[str]:
+    """The fixes ``RTA_FAUST_FIXES_OFF`` turns off (experiments only)."""
+    raw = os.environ.get("RTA_FAUST_FIXES_OFF", "") if value is None else value
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - set(FIXES))
+    if unknown:
+        raise ValueError(f"RTA_FAUST_FIXES_OFF: unknown fix {', '.join(unknown)} "
+                         f"(known: {', '.join(FIXES)})")
+    return names
 
 
 def apply(max_wait_ms: int) -> None:
-    global _applied, fetch_max_wait_ms
+    global _applied, fetch_max_wait_ms, disabled
+    check_version()
     fetch_max_wait_ms = max_wait_ms
     if _applied:
         return
+    disabled = disabled_fixes()
+    if disabled:
+        log.warning("faust fixes turned off (RTA_FAUST_FIXES_OFF): %s", ", ".join(sorted(disabled)))
+    if "ack" not in disabled:
+        _fix_acks()
+    if "gap" not in disabled:
+        _fix_gaps()
+    if "fetch-wait" not in disabled:
+        _fix_fetch_wait()
+    if "drain" not in disabled:
+        Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    _applied = True
+
+
+def _fix_acks() -> None:
     original_ack = Consumer.ack
 
     def ack(self: Any, message: Any) -> bool:
@@ -84,21 +136,14 @@ def apply(max_wait_ms: int) -> None:
 
     Consumer.ack = ack  # type: ignore[method-assign]
 
+
+def _fix_gaps() -> None:
     async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
         # never ack offsets nobody processed (see fix 2)
         log.warning("offsets %s..%s of %s were skipped by the fetch; not acked", offset_from,
                     offset_to - 1, tp)
 
     Consumer._add_gap = _add_gap  # type: ignore[method-assign]
-
-    original_create = driver.AIOKafkaConsumerThread._create_worker_consumer
-
-    def create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = original_create(self, transport)
-        consumer._fetch_max_wait_ms = fetch_max_wait_ms
-        return consumer
-
-    driver.AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
     original_getmany = Consumer.getmany
 
@@ -127,9 +172,17 @@ def apply(max_wait_ms: int) -> None:
             yield tp, message
 
     Consumer.getmany = getmany  # type: ignore[method-assign]
-    Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
 
-    _applied = True
+
+def _fix_fetch_wait() -> None:
+    original_create = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original_create(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
 _suspects: dict[Any, tuple[int, int]] = {}
@@ -143,6 +196,8 @@ async def heal(app: Any) -> list[tuple[Any, int]]:
     message of it awaits an ack, and the stream queues are empty. Re-reading is
     safe: every step of the worker is idempotent."""
     consumer = app.consumer
+    if "heal" in disabled:
+        return []
     if app.rebalancing or not app.flow_control.is_active():
         _suspects.clear()
         return []

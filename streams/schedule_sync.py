@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from rta.calendar import DayCalendar
 from streams.settings import WorkerSettings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, partitions_of
 from wfm.client import Permanent, Transient, WfmClient
 from wfm.config import WfmConfig
 from wfm.schedules import (
@@ -101,8 +101,9 @@ class ScheduleSync:
         prefix = f"{self.tenant}:"
         out: dict[str, str] = {}
         try:
-            await consumer.topics()  # metadata
-            parts = consumer.partitions_for_topic(topic)
+            # (not consumer.partitions_for_topic: it knows only topics the consumer
+            # has asked metadata for, which Tansu answers for every topic, Kafka not)
+            parts = await partitions_of(self.settings, topic)
             if not parts:
                 raise RuntimeError(f"topic {topic} has no partitions")
             tps = [TopicPartition(topic, p) for p in sorted(parts)]

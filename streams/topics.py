@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.settings import WorkerSettings
@@ -22,6 +25,36 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
                for name in wanted if name not in existing]
         if new:
             await admin.create_topics(new)
+            await _wait_for_leaders(admin, [t.name for t in new])
         return [t.name for t in new]
     finally:
         await admin.close()
+
+
+async def partitions_of(settings: WorkerSettings, topic: str) -> list[int]:
+    """The partition numbers of ``topic`` (empty if it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described if t["error_code"] == 0
+                  for p in t["partitions"])
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
+                            timeout: float = 30.0) -> None:
+    """Apache Kafka creates a topic's partitions asynchronously: until each has a
+    leader, clients see the topic without partitions. Wait for that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        ready = all(t["error_code"] == 0 and t["partitions"]
+                    and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])
+                    for t in described)
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {', '.join(names)} have no leader after {timeout} s")
+        await asyncio.sleep(0.05)

@@ -1,3 +1,3 @@
 """Integration tests use the stream tests' real-broker fixtures."""
 
-from tests.streams.conftest import broker, workers  # noqa: F401
+from tests.streams.conftest import workers  # noqa: F401

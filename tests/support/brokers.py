@@ -70,11 +70,17 @@ class TestBroker:
         return self.server.bootstrap
 
     @property
+    def log(self) -> Path | None:
+        return self.server.log
+
+    @property
     def env(self) -> dict[str, str]:
         return namespace_env(self.namespace) if self.namespace != "rta" else {}
 
     def topic(self, name: str) -> str:
         """``rta.adherence`` -> this namespace's name for it (also ``rta-...`` ones)."""
+        if name.startswith((f"{self.namespace}.", f"{self.namespace}-")):
+            return name  # already this namespace's
         if not name.startswith("rta"):
             raise ValueError(f"not an engine topic name: {name!r}")
         return self.namespace + name.removeprefix("rta")

@@ -15,6 +15,7 @@ or a schedule change marks only the days it touches as dirty.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ OUT = Adherence.OUT
 #: Runs starting within this much event time of the agent's newest event are not
 #: yet accounted into the day caches (see AgentReducer._advance_accounting).
 ACCOUNTING_LAG_MS = 60_000
+MAX_TS = 1 << 62
 
 
 class TenantContext:
@@ -50,14 +52,67 @@ class TenantContext:
 
 
 class AlertState:
-    __slots__ = ("cursor", "last_ended", "open_start", "recheck", "run_start")
+    """What the alert rules carry from one evaluation to the next (SEMANTICS.md,
+    "Alerts"): the alerts themselves (``covered``, ``open_start``), the first
+    evaluation time and where the timeline changed since the last evaluation.
+    Everything else is read off the timeline again."""
+
+    __slots__ = ("covered", "cursor", "dirty_from", "open_start", "origin", "pending",
+                 "run_start")
 
     def __init__(self) -> None:
         self.cursor: int | None = None  # evaluated up to and including this instant
-        self.run_start: int | None = None  # OUT run holding at cursor
+        self.origin: int | None = None  # first evaluation: runs over by then raise nothing
+        self.covered: list[list[int]] = []  # ended alerts [start, end), sorted, disjoint
         self.open_start: int | None = None  # run with ALERT_STARTED and no ALERT_ENDED
-        self.last_ended: int | None = None
-        self.recheck = False  # the timeline before cursor changed
+        self.pending: int | None = None  # uncovered OUT run holding at cursor, below threshold
+        self.run_start: int | None = None  # OUT run (of the timeline) holding at cursor
+        self.dirty_from: int | None = None  # earliest change at or before cursor since
+
+    def mark(self, t: int) -> None:
+        """The timeline or schedule changed from instant ``t`` on."""
+        if self.cursor is not None and t <= self.cursor and (
+                self.dirty_from is None or t < self.dirty_from):
+            self.dirty_from = t
+
+    def last_cut(self, t: int) -> int | None:
+        """The latest end of covered time at or before instant ``t``."""
+        i = bisect_right(self.covered, [t, MAX_TS]) - 1
+        while i >= 0 and self.covered[i][1] > t:
+            i -= 1
+        return self.covered[i][1] if i >= 0 else None
+
+    def cover(self, start: int, end: int) -> None:
+        insort(self.covered, [start, max(end, start + 1)])  # at least its start instant
+
+    def forget_before(self, floor: int) -> None:
+        """Ended alerts over before ``floor`` can no longer cut a run (none is
+        evaluated before the floor)."""
+        self.covered = [c for c in self.covered if c[1] > floor]
+
+    @classmethod
+    def restore(cls, snap: dict[str, Any] | list[Any]) -> AlertState:
+        st = cls()
+        if isinstance(snap, dict):
+            st.cursor, st.origin, st.open_start = snap["cursor"], snap["origin"], snap["open"]
+            st.covered = [list(c) for c in snap["covered"]]
+            st.pending, st.run_start = snap["pending"], snap["runStart"]
+            st.dirty_from = snap["dirtyFrom"]
+            return st
+        # the first format, [cursor, run start, open alert, last ended alert, recheck]:
+        # nothing before its cursor is revisited (as then), and the last ended alert
+        # covers up to the run holding at the cursor (its end was not kept)
+        st.cursor, run_start, st.open_start, last_ended = snap[:4]
+        st.origin = st.cursor
+        st.run_start = run_start
+        if last_ended is not None and st.cursor is not None:
+            end = run_start if run_start is not None and run_start > last_ended else st.cursor
+            st.cover(last_ended, end)
+        if run_start is not None and st.open_start is None and run_start != last_ended:
+            st.pending = run_start
+        if len(snap) > 4 and snap[4]:
+            st.dirty_from = st.cursor
+        return st
 
 
 class AgentReducer:
@@ -124,7 +179,9 @@ class AgentReducer:
                 for (server, acd), tl in sorted(self.identities.items())
             ],
             "schedule": [list(p) for p in self.schedule.parts],
-            "alerts": [st.cursor, st.run_start, st.open_start, st.last_ended, st.recheck],
+            "alerts": {"cursor": st.cursor, "origin": st.origin, "open": st.open_start,
+                       "covered": [list(c) for c in st.covered], "pending": st.pending,
+                       "runStart": st.run_start, "dirtyFrom": st.dirty_from},
             "emitted": sorted(self.emitted),
             "status": list(self.last_status) if self.last_status is not None else None,
             "floor": self.floor,
@@ -143,9 +200,7 @@ class AgentReducer:
             for ts, eid, state, reason in entries:
                 tl.add(ts, state, reason, eid or None)
             agent.add_identity((server, acd), tl)
-        st = agent.alerts
-        st.cursor, st.run_start, st.open_start, st.last_ended = snap["alerts"][:4]
-        st.recheck = bool(snap["alerts"][4]) if len(snap["alerts"]) > 4 else False
+        agent.alerts = AlertState.restore(snap["alerts"])
         agent.emitted = set(snap["emitted"])
         agent.last_status = tuple(snap["status"]) if snap["status"] is not None else None
         agent.changed = set()
@@ -209,6 +264,7 @@ class AgentReducer:
         self.changed = {o for o in self.changed if o >= first}
         self.emitted = {o for o in self.emitted if o >= first}
         self.schedule.drop_before(floor)
+        self.alerts.forget_before(floor)
         return True
 
     def _floor_day(self) -> int | None:
@@ -314,8 +370,7 @@ class AgentReducer:
                                         cal.iso(cal.ordinal(from_ts)), cal.iso(last)))
         self.schedule.replace_window(from_ts, to_ts, parts)
         self._mark_dirty(from_ts, hi)
-        if self.alerts.cursor is not None and from_ts <= self.alerts.cursor:
-            self.alerts.recheck = True
+        self.alerts.mark(from_ts)
         return outs + (self.tick(now) if now is not None else [])
 
     def tick(self, now: int) -> list[Output]:
@@ -336,8 +391,7 @@ class AgentReducer:
         return max(cands) if cands else None
 
     def _timeline_changed(self, t: int, value: Value | None) -> None:
-        if self.alerts.cursor is not None and t <= self.alerts.cursor:
-            self.alerts.recheck = True
+        self.alerts.mark(t)
         eff = self.eff
         if value is not None and (self.newest is None or t > self.newest):
             self.newest = t
@@ -356,8 +410,7 @@ class AgentReducer:
         eff = self.eff
         eff.rebuild_from(t, self._order)
         self.eff_version += 1
-        if self.alerts.cursor is not None and t <= self.alerts.cursor:
-            self.alerts.recheck = True
+        self.alerts.mark(t)
         a = self.acc_f
         if a is not None and t <= a:
             i = eff.index_at(t)
@@ -666,61 +719,144 @@ class AgentReducer:
         return AlertOut(self.ctx.tenant_id, self.agent_key, body)
 
     def _eval_alerts(self, now: int) -> list[AlertOut]:
+        """Apply the alert rules at ``now`` (SEMANTICS.md, "Alerts").
+
+        Equivalent to the brute force of the oracle (``reference_alerts``): the OUT
+        time of the timeline as known up to and including the instant ``now``,
+        minus the time covered by alerts already started, falls into runs; each
+        run that lasted its threshold raises an alert. Only what can have changed
+        since the last evaluation is walked: from the uncovered run holding at the
+        earliest change (or at the previous evaluation) on.
+        """
         st = self.alerts
-        if st.cursor is not None and (now < st.cursor or (now == st.cursor and not st.recheck)):
-            return []
+        if st.cursor is not None:
+            now = max(now, st.cursor)  # an evaluation never goes back in time
+            if now == st.cursor and st.dirty_from is None:
+                return []
         outs: list[AlertOut] = []
-        if st.cursor is None or st.recheck:
-            cursor = now if st.cursor is None else st.cursor
-            run_s = self._out_run_start(cursor)
-            if st.open_start is not None:
-                end = self._out_run_end(st.open_start, cursor)
-                if end < cursor or run_s is None:
-                    outs.append(self._alert("ALERT_ENDED", st.open_start, end))
-                    st.last_ended, st.open_start = st.open_start, None
-            st.recheck = False
+        dirty = st.dirty_from is not None
+        p_is_run_start = False
+        if st.cursor is None:
+            if st.origin is None:
+                st.origin = now
+            # only the run holding at ``now`` ends after the first evaluation
+            x = self._out_run_start(now)
+            p, p_is_run_start = (now, False) if x is None else (x, True)
         else:
-            cursor, run_s = st.cursor, st.run_start
-        for x, _, cls, _, _ in self.pieces(cursor, now):
-            if cls is OUT:
-                if run_s is None:
-                    run_s = x
-            elif run_s is not None:
-                outs.extend(self._close_run(run_s, x))
-                run_s = None
-        # the instant ``now`` itself: a run may end or begin exactly there
-        if self.classify_at(now)[0] is OUT:
-            if run_s is None:
-                run_s = now
-        elif run_s is not None:
-            outs.extend(self._close_run(run_s, now))
-            run_s = None
-        if run_s is not None and st.open_start is None and run_s != st.last_ended:
-            threshold, _ = self._threshold(run_s)
-            if now - run_s >= threshold:
-                outs.append(self._alert("ALERT_STARTED", run_s, None))
-                st.open_start = run_s
-        st.cursor, st.run_start = now, run_s
+            a = st.cursor if st.dirty_from is None else min(st.dirty_from, st.cursor)
+            if st.open_start is not None:
+                # the open alert's run as now known ends at its first instant not OUT
+                end = self._first_not_out(max(st.open_start, a), now)
+                if end is not None:
+                    outs.append(self._alert("ALERT_ENDED", st.open_start, end))
+                    st.cover(st.open_start, end)
+                    st.open_start = None
+            if not dirty:
+                p = st.pending if st.pending is not None else st.cursor
+            else:
+                p = a
+                x = self._out_run_start(a)
+                if x is not None:
+                    cut = st.last_cut(a)
+                    p = x if cut is None else max(x, cut)
+        segs = self._out_segments(p, now)
+        lo = st.origin if st.origin is not None else now
+        if self.floor is not None:
+            lo = max(lo, self.floor)
+        st.pending = None
+        for x, y in self._uncovered(segs, p, now):
+            threshold, _ = self._threshold(x)
+            if y > now:  # holds at ``now``
+                if now - x >= threshold:
+                    outs.append(self._alert("ALERT_STARTED", x, None))
+                    st.open_start = x
+                else:
+                    st.pending = x
+            elif y > lo and y - x >= threshold:
+                # passed its threshold and ended since the last evaluation (catch-up)
+                outs.append(self._alert("ALERT_STARTED", x, None))
+                outs.append(self._alert("ALERT_ENDED", x, y))
+                st.cover(x, y)
+        if segs and segs[-1][1] > now:
+            s0 = segs[-1][0]
+            if s0 > p or p_is_run_start:
+                st.run_start = s0
+            elif dirty or st.run_start is None:
+                st.run_start = self._out_run_start(now)
+            # else: the run holding at the previous evaluation goes on
+        else:
+            st.run_start = None
+        st.cursor, st.dirty_from = now, None
         return outs
 
-    def _close_run(self, s: int, e: int) -> list[AlertOut]:
+    def _first_not_out(self, a: int, now: int) -> int | None:
+        """The first instant of ``[a, now]`` that is not OUT (None: none is)."""
+        for x, _, cls, _, _ in self.pieces(a, now):
+            if cls is not OUT:
+                return x
+        return now if self.classify_at(now)[0] is not OUT else None
+
+    def _out_segments(self, a: int, now: int) -> list[list[int]]:
+        """The OUT time of ``[a, now]`` as maximal ``[start, end)``; an end of
+        ``now + 1`` means OUT at the instant ``now``."""
+        segs: list[list[int]] = []
+        for x, y, cls, _, _ in self.pieces(a, now):
+            if cls is OUT:
+                if segs and segs[-1][1] == x:
+                    segs[-1][1] = y
+                else:
+                    segs.append([x, y])
+        if self.classify_at(now)[0] is OUT:
+            if segs and segs[-1][1] == now:
+                segs[-1][1] = now + 1
+            else:
+                segs.append([now, now + 1])
+        return segs
+
+    def _uncovered(self, segs: list[list[int]], a: int, now: int) -> list[tuple[int, int]]:
+        """``segs`` (inside ``[a, now + 1)``) without the time covered by alerts,
+        in order: the ended alerts, and the open one from its start on."""
         st = self.alerts
+        cov = st.covered
+        i = bisect_right(cov, [a, MAX_TS]) - 1
+        if i < 0 or cov[i][1] <= a:
+            i += 1
+        cuts = []
+        while i < len(cov) and cov[i][0] <= now:
+            cuts.append((cov[i][0], cov[i][1]))
+            i += 1
         if st.open_start is not None:
-            out = [self._alert("ALERT_ENDED", st.open_start, e)]
-            st.last_ended, st.open_start = st.open_start, None
-            return out
-        threshold, _ = self._threshold(s)
-        if e - s >= threshold and s != st.last_ended:
-            st.last_ended = s
-            return [self._alert("ALERT_STARTED", s, None), self._alert("ALERT_ENDED", s, e)]
-        return []
+            cuts.append((st.open_start, now + 1))
+        cuts.sort()
+        runs: list[tuple[int, int]] = []
+        k = 0
+        for x, y in segs:
+            while k < len(cuts) and cuts[k][1] <= x:
+                k += 1
+            j = k
+            while x < y:
+                if j < len(cuts) and cuts[j][0] < y:
+                    cs, ce = cuts[j]
+                    if cs > x:
+                        runs.append((x, cs))
+                    x = max(x, ce)
+                    j += 1
+                else:
+                    runs.append((x, y))
+                    break
+        return runs
 
     def next_deadline(self, now: int) -> int | None:
-        """When a tick may next change alerts or status with no new input."""
-        cands = []
+        """When a tick may next change alerts or status with no new input (``now``
+        itself while the agent was never evaluated or a change was not evaluated)."""
         st = self.alerts
-        if st.run_start is not None and st.open_start is None:
-            cands.append(st.run_start + self._threshold(st.run_start)[0])
+        if st.cursor is None or st.dirty_from is not None:
+            return now
+        cands = []
+        if st.pending is not None:
+            # the threshold of the uncovered run in progress (it may start where an
+            # alert's covered time ends)
+            cands.append(st.pending + self._threshold(st.pending)[0])
         i = self.eff.index_at(now)
         if i + 1 < len(self.eff.times):
             cands.append(self.eff.times[i + 1])
@@ -740,7 +876,8 @@ class AgentReducer:
         i = self.eff.index_at(now)
         since = self.eff.times[i] if i >= 0 else None
         st = self.alerts
-        out_since = st.run_start if cls is OUT and st.cursor == now else (
+        out_since = st.run_start if (cls is OUT and st.cursor == now
+                                     and st.dirty_from is None) else (
             self._out_run_start(now) if cls is OUT else None)
         return {
             "tenantId": self.ctx.tenant_id,

@@ -285,3 +285,24 @@ class KafkaBroker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rta_cli.local_kafka fetch``: resolve the jars now (scripts/test)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["fetch"]:
+        print("usage: python -m rta_cli.local_kafka fetch", file=sys.stderr)
+        return 2
+    try:
+        find_java()
+        print(f"Apache Kafka {KAFKA_VERSION}: {classpath()}", file=sys.stderr)
+    except BrokerError as exc:
+        print(f"rta: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

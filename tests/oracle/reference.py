@@ -15,6 +15,8 @@ Public functions:
   -> list of day-summary dicts (Webex Adherence API shape + tenantId, date,
   inAdherenceSeconds, neutralSeconds, unscheduledSeconds), ordered by
   tenant, date, agent.
+* ``reference_alerts(steps, tenants=None, default_time_zone="UTC")`` -> the alert
+  outputs of a sequence of input records and evaluations (see its docstring).
 * ``reference_ms(records, tenants=None, default_time_zone="UTC", as_of=None)``
   -> {(tenantId, agentKey, "YYYY-MM-DD"): {scheduled, scheduled_in_service,
   actual_in_service, in, out, neutral, unscheduled}} in exact milliseconds.
@@ -33,7 +35,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["reference_ms", "reference_summaries"]
+__all__ = ["reference_alerts", "reference_ms", "reference_summaries"]
 
 # ---------------------------------------------------------------------------
 # Constants
@@ -287,6 +289,10 @@ class _TenantConfig:
         cfg = cfg or {}
         self.time_zone: str = cfg.get("time_zone") or default_time_zone
         self.tolerance_ms: int = round(float(cfg.get("switch_tolerance_seconds", 0) or 0) * 1000)
+        self.alert_ms: int = int(cfg.get("alert_after_seconds", 60)) * 1000
+        self.alert_ms_by_category: dict = {
+            str(k): int(v) * 1000
+            for k, v in (cfg.get("alert_after_seconds_by_category") or {}).items()}
         cmap = dict(DEFAULT_CATEGORY_MAP)
         for k, v in (cfg.get("activity_categories") or {}).items():
             cmap[str(k).lower()] = str(v).upper()
@@ -493,6 +499,16 @@ def _effective(per_identity: list[tuple[int, int | str | None]]) -> tuple[int, i
     raise AssertionError  # pragma: no cover
 
 
+def _adherence(cfg: _TenantConfig, part: _Part, a: int, state: int,
+               reason: int | str | None) -> str:
+    """IN / OUT / NEUTRAL of an elementary interval starting at ``a`` inside the
+    counted part ``part`` (rules, then the switch tolerance)."""
+    adh = cfg.rule(cfg.category(part.activity_type), state, reason)
+    if adh == OUT and a < part.start + cfg.tolerance_ms:
+        adh = NEUTRAL  # switch tolerance after the part's start
+    return adh
+
+
 def _evaluate_agent(agent, identities, events, parts_all, cfg: _TenantConfig, as_of):
     tz = cfg.time_zone
     parts = [p for p in parts_all if cfg.category(p.activity_type) != OFF]
@@ -580,9 +596,7 @@ def _evaluate_agent(agent, identities, events, parts_all, cfg: _TenantConfig, as
                 acc.unscheduled += length
             continue
 
-        adh = cfg.rule(category, state, reason)
-        if adh == OUT and a < part.start + cfg.tolerance_ms:
-            adh = NEUTRAL  # switch tolerance after the part's start
+        adh = _adherence(cfg, part, a, state, reason)
         det = detail_of[(id(part), acc.day)]
         if det.runs and det.runs[-1].end == a and det.runs[-1].state == state \
                 and _same_reason(det.runs[-1].reason, reason):
@@ -720,4 +734,142 @@ def reference_ms(records: list[dict], tenants: dict[str, dict] | None = None,
             "neutral": acc.neutral,
             "unscheduled": acc.unscheduled,
         }
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Real-time alerts (ADHERENCE.md section 6, SEMANTICS.md "Alerts")
+# ---------------------------------------------------------------------------
+#
+# Brute force at every evaluation: settle the input known so far, classify
+# every elementary interval up to and including the instant ``now``, merge the
+# OUT intervals, take away the time covered by the alerts already started, and
+# apply the rules to what is left. Nothing is carried from one evaluation to
+# the next but the alerts themselves (and the agent's first evaluation time).
+
+
+def _out_intervals(identities, events, parts_all, cfg: _TenantConfig, now: int) -> list[list[int]]:
+    """One agent's OUT time up to and including the instant ``now`` as maximal
+    intervals ``[a, b)``; ``b == now + 1`` means OUT at the instant ``now``."""
+    parts = [p for p in parts_all if cfg.category(p.activity_type) != OFF]
+    id_events = [events.get(i, []) for i in identities]
+    id_ts = [[e.ts for e in evs] for evs in id_events]
+    bounds = {now, now + 1}
+    for lst in id_ts:
+        bounds.update(lst)
+    for p in parts:
+        bounds.add(p.start)
+        bounds.add(p.end)
+        if cfg.tolerance_ms > 0:
+            bounds.add(p.start + cfg.tolerance_ms)
+    out: list[list[int]] = []
+    for a, b in itertools.pairwise(sorted(x for x in bounds if x <= now + 1)):
+        part = next((p for p in parts if p.start <= a < p.end), None)
+        if part is None:
+            continue  # OFF time is never OUT
+        state, reason = _effective(
+            [_identity_state(evs, tss, a) for evs, tss in zip(id_events, id_ts, strict=False)]
+        )
+        if _adherence(cfg, part, a, state, reason) != OUT:
+            continue
+        if out and out[-1][1] == a:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return out
+
+
+def _minus(intervals: list[list[int]], covered: list[tuple[int, int | None]]) -> list[list[int]]:
+    """``intervals`` without the ``covered`` ones (end None: for ever), in order."""
+    pieces = [list(iv) for iv in intervals]
+    for cs, ce in covered:
+        nxt: list[list[int]] = []
+        for a, b in pieces:
+            if b <= cs or (ce is not None and a >= ce):  # no overlap
+                nxt.append([a, b])
+                continue
+            if a < cs:
+                nxt.append([a, cs])
+            if ce is not None and b > ce:
+                nxt.append([ce, b])
+        pieces = nxt
+    return sorted(pieces)
+
+
+def reference_alerts(steps: list[dict], tenants: dict[str, dict] | None = None,
+                     default_time_zone: str = "UTC") -> list[dict]:
+    """Alerts for ``steps``: input records (``{"kind": "state"|"schedule", "body"}``,
+    as the other functions take) and evaluations ``{"kind": "eval", "now": ms}`` of
+    every agent known then. Returns, in emission order, ``{"step", "tenantId",
+    "agentKey", "type", "alertId", "start", "end"}`` (``end`` None for a start).
+
+    Per agent and evaluation (``now`` never goes back: an earlier one counts as
+    the latest so far):
+
+    * an alert covers ``[start, end)`` once ended (at least its start instant),
+      ``[start, now)`` while open;
+    * the open alert ends at the end of the OUT run from its start as now known,
+      if that is not past ``now`` (its duration may be below the threshold);
+    * the OUT time up to the instant ``now`` minus the covered time falls into
+      runs; in start order, a run holding at ``now`` that lasted its threshold
+      (``now - start``) starts an alert, an ended run that lasted its threshold
+      starts and ends one, unless it ended at or before the agent's first
+      evaluation.
+    """
+    tenants = tenants or {}
+    configs: dict = {}
+    records: list[dict] = []
+    books: dict = {}  # agent -> {"first", "last", "ended": [(s, e)], "open": s | None}
+    out: list[dict] = []
+    for step, item in enumerate(steps):
+        if item["kind"] != "eval":
+            records.append(item)
+            continue
+        inputs = _settle(records)
+        for agent in inputs.agent_display:
+            tenant, agent_str = agent
+            if tenant not in configs:
+                configs[tenant] = _TenantConfig(tenants.get(tenant), default_time_zone)
+            cfg = configs[tenant]
+            book = books.setdefault(agent, {"first": None, "last": None, "ended": [],
+                                            "open": None})
+            now = item["now"] if book["last"] is None else max(item["now"], book["last"])
+            book["last"] = now
+            if book["first"] is None:
+                book["first"] = now
+            identities = sorted((i for i, a in inputs.directory.items() if a == agent),
+                                key=lambda i: (i[1], i[2]))
+            parts_all = inputs.schedules.get(agent, [])
+            outs = _out_intervals(identities, inputs.events, parts_all, cfg, now)
+
+            def emit(kind: str, start: int, end: int | None,
+                     tenant: str = tenant, agent_str: str = agent_str, step: int = step) -> None:
+                out.append({"step": step, "tenantId": tenant, "agentKey": agent_str,
+                            "type": kind, "alertId": f"{tenant}:{agent_str}:{start}",
+                            "start": start, "end": end})
+
+            s = book["open"]
+            if s is not None:
+                e = next((b for a, b in outs if a <= s < b), s)  # first instant not OUT
+                if e <= now:
+                    emit("ALERT_ENDED", s, e)
+                    book["ended"].append((s, e))
+                    book["open"] = None
+            covered: list[tuple[int, int | None]] = [
+                (s, max(e, s + 1)) for s, e in book["ended"]]
+            if book["open"] is not None:
+                covered.append((book["open"], None))
+            for x, y in _minus(outs, covered):
+                part = next(p for p in parts_all
+                            if p.start <= x < p.end and cfg.category(p.activity_type) != OFF)
+                category = cfg.category(part.activity_type)
+                threshold = cfg.alert_ms_by_category.get(category, cfg.alert_ms)
+                if y == now + 1:  # holds at now
+                    if now - x >= threshold:
+                        emit("ALERT_STARTED", x, None)
+                        book["open"] = x
+                elif y > book["first"] and y - x >= threshold:
+                    emit("ALERT_STARTED", x, None)
+                    emit("ALERT_ENDED", x, y)
+                    book["ended"].append((x, y))
     return out

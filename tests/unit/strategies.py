@@ -31,13 +31,28 @@ def instants(draw: st.DrawFn) -> int:
     return BASE + step * STEP + jitter
 
 
+#: Alert scenarios live on a finer grid: half a day of 5-minute steps from 08:00,
+#: with jitters around a minute, so runs near a 60 s threshold are common.
+ALERT_BASE = BASE + 8 * 3600_000
+ALERT_STEP = 5 * 60_000
+ALERT_SPAN_STEPS = 12 * 12
+
+
 @st.composite
-def state_events(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def alert_instants(draw: st.DrawFn) -> int:
+    step = draw(st.integers(0, ALERT_SPAN_STEPS))
+    jitter = draw(st.sampled_from([0, 0, 0, 1, 30_000, 59_999, 60_000, 61_000, 150_000]))
+    return ALERT_BASE + step * ALERT_STEP + jitter
+
+
+@st.composite
+def state_events(draw: st.DrawFn, index: int,
+                 at: st.SearchStrategy[int] | None = None) -> dict[str, Any]:
     server, acd = draw(st.sampled_from(IDENTITIES))
     body: dict[str, Any] = {
         "tenantId": TENANT, "acdServerId": server, "acdAgentId": acd,
         "gisStateIdentifier": draw(st.sampled_from([*range(1, 11), "3", "4", "1"])),
-        "timestamp": draw(instants()),
+        "timestamp": draw(at if at is not None else instants()),
         "reasonCode": draw(st.sampled_from(REASONS)),
     }
     if draw(st.booleans()):
@@ -46,13 +61,15 @@ def state_events(draw: st.DrawFn, index: int) -> dict[str, Any]:
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> dict[str, Any]:
-    agent = draw(st.sampled_from(AGENTS))
+def schedules(draw: st.DrawFn, at: st.SearchStrategy[int] | None = None,
+              agents: list[int] | None = None) -> dict[str, Any]:
+    at = at if at is not None else instants()
+    agent = draw(st.sampled_from(agents or AGENTS))
     idents = draw(st.lists(st.sampled_from(IDENTITIES), min_size=1, max_size=3, unique=True))
-    a, b = sorted(draw(st.lists(instants(), min_size=2, max_size=2, unique=True)))
+    a, b = sorted(draw(st.lists(at, min_size=2, max_size=2, unique=True)))
     acts = []
     for _ in range(draw(st.integers(0, 5))):
-        s, e = sorted(draw(st.lists(instants(), min_size=2, max_size=2, unique=True)))
+        s, e = sorted(draw(st.lists(at, min_size=2, max_size=2, unique=True)))
         acts.append({"activityType": draw(st.sampled_from(ACTIVITY_TYPES)),
                      "startTime": s, "endTime": e, "activityDetailName": "x"})
     return {"kind": "schedule", "body": {
@@ -102,3 +119,44 @@ def arrival_orders(draw: st.DrawFn, events: list[dict[str, Any]],
         out.append(rec)
     out.extend(remaining)
     return out
+
+
+@st.composite
+def alert_scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict]:
+    """``(state events, schedule messages, tenants)`` on the alert grid, with
+    thresholds of one minute to half an hour (by category sometimes)."""
+    n = draw(st.integers(0, 14))
+    events = [draw(state_events(i, alert_instants())) for i in range(n)]
+    scheds = draw(st.lists(schedules(alert_instants(), [7, 8]), min_size=1, max_size=4))
+    settings = draw(tenant_settings())
+    settings["alert_after_seconds"] = draw(st.sampled_from([60, 60, 240, 1800]))
+    if draw(st.booleans()):
+        settings["alert_after_seconds_by_category"] = {"BREAK": 300, "OFF_PHONE": 61}
+    return events, scheds, {TENANT: settings}
+
+
+@st.composite
+def evaluation_times(draw: st.DrawFn, last: int) -> int:
+    """Mostly a little after ``last`` (a clock), sometimes anywhere (even before)."""
+    return draw(st.one_of(
+        st.integers(0, 3 * 60_000).map(lambda d: last + d),
+        st.sampled_from([0, 59_999, 60_000, 61_000, 10 * 60_000]).map(lambda d: last + d),
+        alert_instants()))
+
+
+@st.composite
+def alert_steps(draw: st.DrawFn, events: list[dict[str, Any]],
+                scheds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Input in any arrival order (late events and late schedule changes) with
+    evaluations ``{"kind": "eval", "now": ms}`` interleaved anywhere, then a last
+    evaluation after everything."""
+    records = draw(arrival_orders(events, scheds))
+    steps: list[dict[str, Any]] = []
+    last = ALERT_BASE
+    for rec in records:
+        for _ in range(draw(st.integers(0, 2))):
+            last = draw(evaluation_times(last))
+            steps.append({"kind": "eval", "now": last})
+        steps.append(rec)
+    steps.append({"kind": "eval", "now": ALERT_BASE + (ALERT_SPAN_STEPS + 2) * ALERT_STEP})
+    return steps

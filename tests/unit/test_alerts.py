@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rta.agent import AgentReducer
 from rta.config import TenantsConfig
 from rta.engine import Engine
 from rta.models import parse_schedule, parse_state_event
 from rta.outputs import AlertOut, StatusOut
+from tests.oracle.reference import reference_alerts
+from tests.unit.strategies import ALERT_BASE, ALERT_SPAN_STEPS, ALERT_STEP, alert_scenarios, \
+    alert_steps
 
 DAY = datetime(2026, 3, 6, tzinfo=UTC)
 S = 1000
@@ -181,3 +189,358 @@ def test_live_status_is_emitted_when_it_changes() -> None:
     [st] = [o.status for o in state(e, t(17, 30), 1) if isinstance(o, StatusOut)]
     assert (st["state"], st["activity"], st["adherence"], st["loggedIn"]) == \
         ("LOGOUT", None, "UNSCHEDULED", False)
+
+
+# -- the rules of ADHERENCE.md section 6 with late input (SEMANTICS.md, "Alerts") ----------
+
+def short_shift(until: int) -> Engine:
+    """In service 09:00 to ``until``, nothing scheduled after."""
+    e = Engine(TenantsConfig.from_mapping({"t": {}}))
+    schedule(e, t(0), t(24), [("in_service", t(9), until)])
+    return e
+
+
+def schedule(e: Engine, frm: int, to: int, acts: list[tuple[str, int, int]],
+             now: int | None = None) -> list:
+    return e.apply_schedule(parse_schedule({
+        "tenantId": "t", "agentId": 7, "acdAgentId": "a", "fromTimestamp": frm,
+        "toTimestamp": to, "activities": [{"activityType": a, "startTime": s, "endTime": x}
+                                          for a, s, x in acts]}), now=now)
+
+
+def test_late_schedule_extending_an_ended_run_raises_one_alert_from_the_covered_end() -> None:
+    """The project's issue: the OUT time after an ended alert is a run of its own."""
+    e = short_shift(t(10, 7))
+    state(e, t(9), 3)
+    state(e, t(10), 2)  # NOT_READY during in service: OUT from 10:00
+    assert alerts(e.tick(t(10, 1))) == [("ALERT_STARTED", t(10), None)]
+    assert alerts(e.tick(t(10, 7))) == [("ALERT_ENDED", t(10), t(10, 7))]  # OFF from 10:07
+    assert alerts(e.tick(t(10, 10))) == []
+    agent = e.agents[("t", "7")]
+    # 10:20: a late schedule message keeps the agent in service until 12:00
+    outs = schedule(e, t(9), t(12), [("in_service", t(9), t(12))], now=t(10, 20))
+    [started] = [o.alert for o in outs if isinstance(o, AlertOut)]
+    assert (started["type"], started["alertId"], started["start"], started["at"],
+            started["category"], started["state"]) == \
+        ("ALERT_STARTED", f"t:7:{t(10, 7)}", t(10, 7), t(10, 8), "IN_SERVICE", "NOT_READY")
+    assert agent.alerts.open_start == t(10, 7)
+    assert alerts(e.tick(t(10, 30))) == []
+    [ended] = [o.alert for o in state(e, t(10, 40), 3) if isinstance(o, AlertOut)]
+    assert (ended["type"], ended["alertId"], ended["end"], ended["duration"]) == \
+        ("ALERT_ENDED", f"t:7:{t(10, 7)}", t(10, 40), 33 * M)
+    assert alerts(e.tick(t(12))) == []
+
+
+def test_late_schedule_reviving_a_run_that_is_still_below_its_threshold() -> None:
+    """The run from the covered end starts alerting only once it lasted the threshold;
+    a timer is told when (``next_deadline``), by the category where it starts."""
+    e = Engine(TenantsConfig.from_mapping({"t": {"alert_after_seconds_by_category":
+                                                 {"BREAK": 300}}}))
+    schedule(e, t(0), t(24), [("in_service", t(9), t(10, 7))])
+    state(e, t(9), 1)  # logged out: OUT from 09:00
+    assert alerts(e.tick(t(10, 7))) == [("ALERT_STARTED", t(9), None),
+                                        ("ALERT_ENDED", t(9), t(10, 7))]
+    agent = e.agents[("t", "7")]
+    # at 10:07:30 the WFM adds a lunch from 10:07 (LOGOUT on a break is IN) and then
+    # in service from 10:07:10: OUT again from 10:07:10, inside nothing covered
+    schedule(e, t(10), t(11), [("lunch", t(10, 7), t(10, 7, 10)),
+                               ("in_service", t(10, 7, 10), t(11))], now=t(10, 7, 30))
+    assert agent.alerts.pending == t(10, 7, 10)
+    assert agent.next_deadline(t(10, 7, 30)) == t(10, 8, 10)
+    # the same again, but the lunch is gone: OUT since 10:00 as now known, the run
+    # after the covered end (10:07) is what counts, by the category at 10:07
+    schedule(e, t(10), t(11), [("in_service", t(10), t(11))], now=t(10, 7, 40))
+    assert agent.alerts.pending == t(10, 7)
+    assert agent.next_deadline(t(10, 7, 40)) == t(10, 8)
+    assert alerts(e.tick(t(10, 7, 59))) == []
+    assert alerts(e.tick(t(10, 8))) == [("ALERT_STARTED", t(10, 7), None)]
+
+
+def test_late_event_revealing_out_time_before_an_alert_is_a_run_of_its_own() -> None:
+    e = engine()
+    state(e, t(9), 3)
+    state(e, t(10), 2)
+    assert alerts(e.tick(t(10, 5))) == [("ALERT_STARTED", t(10), None)]
+    # late: NOT_READY already from 09:58 (2 min, alerts by itself) ...
+    outs = state(e, t(9, 58), 2, now=t(10, 6))
+    assert alerts(outs) == [("ALERT_STARTED", t(9, 58), None),
+                            ("ALERT_ENDED", t(9, 58), t(10))]
+    # ... and LOGOUT from 09:57:30 (30 s more: below the threshold by itself)
+    assert alerts(state(e, t(9, 57, 30), 1, now=t(10, 7))) == []
+    assert alerts(state(e, t(10, 8), 3)) == [("ALERT_ENDED", t(10), t(10, 8))]
+
+
+def test_open_alert_cut_short_ends_where_its_run_now_ends_and_later_out_time_is_new() -> None:
+    e = engine()
+    state(e, t(9), 3)
+    state(e, t(10), 2)
+    assert alerts(e.tick(t(10, 5))) == [("ALERT_STARTED", t(10), None)]
+    # late: READY 10:00:20-10:01, NOT_READY again from 10:01
+    state(e, t(10, 1), 2, now=None)
+    outs = state(e, t(10, 0, 20), 3, now=t(10, 6))
+    assert alerts(outs) == [("ALERT_ENDED", t(10), t(10, 0, 20)),  # below 60 s: still ended
+                            ("ALERT_STARTED", t(10, 1), None)]
+
+
+def test_an_alert_ended_at_its_own_start_keeps_its_id_for_itself() -> None:
+    """A late event at the very start of an open alert ends it with duration 0; if
+    the run comes back from that instant, its alert starts 1 ms later (an alert id is
+    never started twice)."""
+    e = engine()
+    state(e, t(9), 3)
+    e.apply_state(parse_state_event({"tenantId": "t", "acdAgentId": "a", "timestamp": t(10),
+                                     "gisStateIdentifier": 2, "eventId": "x1"}), now=t(10))
+    assert alerts(e.tick(t(10, 5))) == [("ALERT_STARTED", t(10), None)]
+    # same instant, greater eventId: READY from 10:00
+    outs = e.apply_state(parse_state_event({
+        "tenantId": "t", "acdAgentId": "a", "timestamp": t(10), "gisStateIdentifier": 3,
+        "eventId": "x2"}), now=t(10, 6))
+    assert alerts(outs) == [("ALERT_ENDED", t(10), t(10))]
+    outs = e.apply_state(parse_state_event({
+        "tenantId": "t", "acdAgentId": "a", "timestamp": t(10), "gisStateIdentifier": 2,
+        "eventId": "x3"}), now=t(10, 7))
+    assert alerts(outs) == [("ALERT_STARTED", t(10) + 1, None)]
+
+
+def test_ended_runs_between_evaluations_are_caught_up_even_long_after() -> None:
+    """A late event revealing a whole run after the first evaluation: both messages."""
+    e = engine()
+    state(e, t(9), 3)
+    e.tick(t(11))
+    state(e, t(9, 30), 2, now=None)
+    assert alerts(state(e, t(9, 40), 3, now=t(11, 1))) == [
+        ("ALERT_STARTED", t(9, 30), None), ("ALERT_ENDED", t(9, 30), t(9, 40))]
+    # but runs over before the agent's first evaluation raise nothing
+    e2 = engine()
+    state(e2, t(9), 3, now=None)
+    state(e2, t(9, 30), 2, now=None)
+    state(e2, t(9, 40), 3, now=None)
+    assert alerts(e2.tick(t(11))) == []
+
+
+def test_an_evaluation_earlier_than_the_last_one_counts_at_the_last_one() -> None:
+    e = engine()
+    state(e, t(9), 3)
+    state(e, t(10), 2, now=t(10, 5))  # STARTED at 10:05
+    # a late READY at 10:03, evaluated "at 10:03" (event time) after 10:05: ends at 10:03
+    assert alerts(state(e, t(10, 3), 3)) == [("ALERT_ENDED", t(10), t(10, 3))]
+
+
+def test_alert_state_survives_a_snapshot_and_old_snapshots_restore() -> None:
+    e = short_shift(t(10, 7))
+    state(e, t(9), 3)
+    state(e, t(10), 2)
+    e.tick(t(10, 7))
+    schedule(e, t(9), t(12), [("in_service", t(9), t(12))], now=None)  # not evaluated yet
+    agent = e.agents[("t", "7")]
+    snap = orjson.loads(orjson.dumps(agent.snapshot()))
+    restored = AgentReducer.restore(agent.ctx, snap)
+    assert restored.snapshot() == agent.snapshot()
+    assert restored.next_deadline(t(10, 10)) == t(10, 10)  # a change waits
+    assert alerts(restored.tick(t(10, 20))) == alerts(agent.tick(t(10, 20))) == [
+        ("ALERT_STARTED", t(10, 7), None)]
+    # the first snapshot format: [cursor, run start, open alert, last ended, recheck]
+    old = {**snap, "alerts": [t(10, 7), None, None, t(10), True]}
+    legacy = AgentReducer.restore(agent.ctx, old)
+    assert (legacy.alerts.covered, legacy.alerts.origin, legacy.alerts.dirty_from) == \
+        ([[t(10), t(10, 7)]], t(10, 7), t(10, 7))
+    # the ended alert's id is not started again; the OUT time after the cursor is new
+    assert alerts(legacy.tick(t(10, 20))) == [("ALERT_STARTED", t(10, 7), None)]
+
+
+
+# -- properties: the reducer against the brute-force oracle (tests/oracle) --------------
+
+Row = tuple[int, str, str, str, int, int | None]  # step, agent, type, alertId, start, end
+
+
+def drive(steps: list[dict[str, Any]], tenants: dict[str, Any], restore_before: set[int] = set(),
+          agent_first: set[int] = set()) -> list[Row]:
+    """Feed ``steps`` to an engine: records with no evaluation, ``eval`` steps as a tick
+    of every agent. ``restore_before``: JSON snapshot and restore of every agent before
+    those steps. ``agent_first``: at those evaluations, evaluate the agent of the
+    record just before on its own first (``apply_schedule(msg, now)`` / its reducer's
+    ``tick``), as a worker applying a batch does, then tick every agent."""
+    engine = Engine(TenantsConfig.from_mapping(tenants))
+    rows: list[Row] = []
+    last_agent: tuple[str, str] | None = None
+    for i, step in enumerate(steps):
+        if i in restore_before:
+            for key, agent in list(engine.agents.items()):
+                snap = orjson.loads(orjson.dumps(agent.snapshot()))
+                engine.agents[key] = AgentReducer.restore(agent.ctx, snap)
+        outs: list[Any] = []
+        if step["kind"] == "eval":
+            if i in agent_first and last_agent in engine.agents:
+                outs += engine.agents[last_agent].tick(step["now"])
+            outs += engine.tick(step["now"])
+            last_agent = None
+        elif step["kind"] == "state":
+            ev = parse_state_event(step["body"])
+            outs = engine.apply_state(ev)
+            owner = engine.directory.get((ev.tenant_id, ev.acd_server_id, ev.acd_agent_id))
+            last_agent = None if owner is None else (ev.tenant_id, owner)
+        else:
+            msg = parse_schedule(step["body"])
+            outs = engine.apply_schedule(msg)
+            last_agent = (msg.tenant_id, msg.agent_key)
+        rows += [(i, o.agent_key, o.alert["type"], o.alert["alertId"], o.alert["start"],
+                  o.alert["end"]) for o in outs if isinstance(o, AlertOut)]
+    return rows
+
+
+def oracle(steps: list[dict[str, Any]], tenants: dict[str, Any]) -> list[Row]:
+    return [(r["step"], r["agentKey"], r["type"], r["alertId"], r["start"], r["end"])
+            for r in reference_alerts(steps, tenants)]
+
+
+def by_agent(rows: list[Row]) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
+    for r in rows:
+        out.setdefault(r[1], []).append(r)
+    return out
+
+
+def check_rules(rows: list[Row], last_now: int) -> None:
+    """Rule 1 (one start, at most one end per id, the end after its start) and rule 2
+    (an agent's alerts never overlap: [start, end), or [start, last evaluation) open)."""
+    started: dict[str, Row] = {}
+    ended: dict[str, Row] = {}
+    for r in rows:
+        book = started if r[2] == "ALERT_STARTED" else ended
+        assert r[3] not in book, r
+        if r[2] == "ALERT_ENDED":
+            assert r[3] in started and r[5] is not None and r[5] >= r[4], r
+        book[r[3]] = r
+    for agent, mine in by_agent(list(started.values())).items():
+        spans = sorted((r[4], ended[r[3]][5] if r[3] in ended else last_now) for r in mine)
+        for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+            assert e1 <= s2, (agent, spans)
+
+
+@given(data=st.data(), scenario=alert_scenarios())
+def test_alerts_equal_the_oracle_with_late_input_and_any_evaluation_times(
+        data: st.DataObject, scenario: Any) -> None:
+    """(a) Events in any order and duplicated, schedule changes anywhere, evaluations
+    at random times (mostly a clock running ahead of the input, sometimes going back):
+    the reducer emits exactly the oracle's alerts, at the same evaluations, in the same
+    order per agent; and they obey rules 1 and 2."""
+    events, scheds, tenants = scenario
+    steps = data.draw(alert_steps(events, scheds))
+    got = drive(steps, tenants)
+    assert by_agent(got) == by_agent(oracle(steps, tenants))
+    check_rules(got, max(s["now"] for s in steps if s["kind"] == "eval"))
+
+
+@given(data=st.data(), scenario=alert_scenarios())
+def test_alerts_do_not_depend_on_batching_or_snapshots(data: st.DataObject,
+                                                        scenario: Any) -> None:
+    """(b) For one sequence of inputs and evaluation times (late input allowed): the
+    same alerts at the same evaluations whether each agent is evaluated on its own as
+    its input is applied (a worker's batch) or with all the others, whether an
+    evaluation is repeated (the repeat emits nothing), and with a snapshot/restore
+    (through JSON) of every agent before any steps."""
+    events, scheds, tenants = scenario
+    steps = data.draw(alert_steps(events, scheds))
+    plain = drive(steps, tenants)
+    n = len(steps)
+    restore = set(data.draw(st.lists(st.integers(0, n - 1), max_size=3)))
+    first = {i for i in data.draw(st.lists(st.integers(0, n - 1), max_size=n))
+             if steps[i]["kind"] == "eval"}
+    repeated: list[dict[str, Any]] = []
+    index: list[int] = []  # step of ``repeated`` -> step of ``steps``
+    for i, step in enumerate(steps):
+        repeated.append(step)
+        index.append(i)
+        if step["kind"] == "eval" and data.draw(st.booleans()):
+            repeated.append(step)
+            index.append(i)
+    other = drive(repeated, tenants, restore_before={index.index(i) for i in restore},
+                  agent_first={j for j, i in enumerate(index) if i in first})
+
+    def per_step(rows: list[Row], idx: list[int] | None = None) -> list[Row]:
+        return sorted((idx[r[0]] if idx else r[0], *r[1:]) for r in rows)  # type: ignore[misc]
+
+    assert per_step(other, index) == per_step(plain)
+    # in one agent, in the same order
+    assert by_agent([(index[r[0]], *r[1:]) for r in other]) == by_agent(plain)
+
+
+@given(data=st.data(), scenario=alert_scenarios())
+def test_in_order_input_alerts_do_not_depend_on_the_tick_schedule(data: st.DataObject,
+                                                                  scenario: Any) -> None:
+    """(c) In-order input: every schedule first, then the events in timestamp order,
+    each agent evaluated once before any of it (at ALERT_BASE - 1), and no evaluation
+    later than an event before that event is applied (ticks at an event's instant come
+    after all the events of that instant). Then, whatever the ticks:
+
+    * the alerts are exactly the maximal OUT runs of the final timeline that lasted
+      their threshold, each started once and ended iff the run ended by the last
+      evaluation (with its real end): live (ticks anywhere, among them every run's
+      threshold crossing) = catch-up (no tick between the first and the last) =
+      the final timeline (the oracle's OUT intervals);
+    * live, each ALERT_STARTED comes at the evaluation at its threshold crossing
+      (``at`` = start + threshold) and each ALERT_ENDED at the first evaluation at or
+      after its end.
+    """
+    events, scheds, tenants = scenario
+    ordered = sorted(events, key=lambda r: r["body"]["timestamp"])
+    end = ALERT_BASE + (ALERT_SPAN_STEPS + 2) * ALERT_STEP
+    t0 = ALERT_BASE - 1
+    catch_up = [*scheds, {"kind": "eval", "now": t0}, *ordered, {"kind": "eval", "now": end}]
+    expected = {(r[3], r[4], r[5]) for r in oracle(catch_up, tenants) if r[2] == "ALERT_ENDED"}
+    opened = {(r[3], r[4]) for r in oracle(catch_up, tenants) if r[2] == "ALERT_STARTED"}
+    # the threshold crossings of the final runs (from the oracle, not from the reducer)
+    crossings = {s + th for s, th in final_runs_thresholds(catch_up, tenants)}
+    extra = data.draw(st.lists(st.integers(t0, end), max_size=15))
+    ticks = sorted({*crossings, *extra, end})
+    live: list[dict[str, Any]] = [*scheds, {"kind": "eval", "now": t0}]
+    for rec in ordered:
+        while ticks and ticks[0] < rec["body"]["timestamp"]:
+            live.append({"kind": "eval", "now": ticks.pop(0)})
+        live.append(rec)
+    live += [{"kind": "eval", "now": x} for x in ticks]
+    got_live = drive(live, tenants)
+    got_catch_up = drive(catch_up, tenants)
+
+    def alert_set(rows: list[Row]) -> set[tuple[str, int, int | None]]:
+        ends = {r[3]: r[5] for r in rows if r[2] == "ALERT_ENDED"}
+        return {(r[3], r[4], ends.get(r[3])) for r in rows if r[2] == "ALERT_STARTED"}
+
+    final = {(i, s, None) for i, s in opened} - {(i, s, None) for i, s, _ in expected} \
+        | expected
+    assert alert_set(got_live) == alert_set(got_catch_up) == final
+    # live: each message at the evaluation where it became true
+    when = {i: s.get("now") for i, s in enumerate(live)}
+    evals = sorted(s["now"] for s in live if s["kind"] == "eval")
+    engine_rows = [(when[r[0]], r) for r in got_live]
+    for now, r in engine_rows:
+        if r[2] == "ALERT_STARTED":
+            threshold = dict(final_runs_thresholds(catch_up, tenants))[r[4]]
+            assert now == r[4] + threshold, r
+        else:
+            assert r[5] is not None
+            assert now == next(x for x in evals if x >= r[5]), r
+
+
+def final_runs_thresholds(steps: list[dict[str, Any]],
+                          tenants: dict[str, Any]) -> list[tuple[int, int]]:
+    """(start, threshold) of every OUT run of the final timeline up to the last
+    evaluation, by the oracle's own classification."""
+    from tests.oracle import reference as ref
+
+    records = [s for s in steps if s["kind"] != "eval"]
+    end = max(s["now"] for s in steps if s["kind"] == "eval")
+    inputs = ref._settle(records)
+    out = []
+    for agent in inputs.agent_display:
+        cfg = ref._TenantConfig(tenants.get(agent[0]), "UTC")
+        identities = sorted((i for i, a in inputs.directory.items() if a == agent),
+                            key=lambda i: (i[1], i[2]))
+        parts = inputs.schedules.get(agent, [])
+        for x, _ in ref._out_intervals(identities, inputs.events, parts, cfg, end):
+            part = next(p for p in parts
+                        if p.start <= x < p.end and cfg.category(p.activity_type) != ref.OFF)
+            category = cfg.category(part.activity_type)
+            out.append((x, cfg.alert_ms_by_category.get(category, cfg.alert_ms)))
+    return out

@@ -1,4 +1,13 @@
-"""Create the engine's public topics when they are missing (internal ones: faust)."""
+"""Create the engine's topics when they are missing, and wait until they are usable.
+
+The worker's internal topics (faust's: its repartition topics and the tables'
+changelogs) are created here too, before the worker joins its group. faust
+would declare them itself, but Apache Kafka gives a new topic's partitions their
+leaders a moment after CreateTopics returns, and faust's partition assignor
+silently leaves out a topic whose partitions its metadata does not show yet
+("Ignoring missing topic"): a worker could then run a whole generation with no
+reducer partitions at all. ``tests/streams/test_topics.py`` checks this list
+against what faust declares."""
 
 from __future__ import annotations
 
@@ -16,10 +25,11 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        internal = internal_topics(settings)
         compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions,
-                     settings.topic_schedule_sync}
+                     settings.topic_schedule_sync, *(n for n, c in internal.items() if c)}
         wanted = [*settings.input_topics(), *settings.output_topics(), settings.topic_sessions,
-                  settings.topic_recompute, settings.topic_schedule_sync]
+                  settings.topic_recompute, settings.topic_schedule_sync, *internal]
         new = [NewTopic(name, settings.partitions, settings.replication_factor,
                         topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
                for name in wanted if name not in existing]
@@ -29,6 +39,17 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
         return [t.name for t in new]
     finally:
         await admin.close()
+
+
+TABLES = ("directory", "held", "agents")  # the worker's tables (streams/app.py)
+
+
+def internal_topics(settings: WorkerSettings) -> dict[str, bool]:
+    """The worker's internal topic names (faust's naming) -> compacted or not."""
+    app = settings.app_id
+    out = {f"{app}-directory": False, f"{app}-agent-input": False}
+    out.update({f"{app}-{table}-changelog": True for table in TABLES})
+    return out
 
 
 async def partitions_of(settings: WorkerSettings, topic: str) -> list[int]:

@@ -1,7 +1,9 @@
-"""Alerts and live status: hand-computed timelines, driven by explicit ``now``."""
+"""Alerts and live status: hand-computed timelines driven by explicit ``now``, and
+properties holding the reducer to the brute-force oracle (``reference_alerts``)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +17,13 @@ from rta.engine import Engine
 from rta.models import parse_schedule, parse_state_event
 from rta.outputs import AlertOut, StatusOut
 from tests.oracle.reference import reference_alerts
-from tests.unit.strategies import ALERT_BASE, ALERT_SPAN_STEPS, ALERT_STEP, alert_scenarios, \
-    alert_steps
+from tests.unit.strategies import (
+    ALERT_BASE,
+    ALERT_SPAN_STEPS,
+    ALERT_STEP,
+    alert_scenarios,
+    alert_steps,
+)
 
 DAY = datetime(2026, 3, 6, tzinfo=UTC)
 S = 1000
@@ -354,8 +361,9 @@ def test_alert_state_survives_a_snapshot_and_old_snapshots_restore() -> None:
 Row = tuple[int, str, str, str, int, int | None]  # step, agent, type, alertId, start, end
 
 
-def drive(steps: list[dict[str, Any]], tenants: dict[str, Any], restore_before: set[int] = set(),
-          agent_first: set[int] = set()) -> list[Row]:
+def drive(steps: list[dict[str, Any]], tenants: dict[str, Any],
+          restore_before: frozenset[int] | set[int] = frozenset(),
+          agent_first: frozenset[int] | set[int] = frozenset()) -> list[Row]:
     """Feed ``steps`` to an engine: records with no evaluation, ``eval`` steps as a tick
     of every agent. ``restore_before``: JSON snapshot and restore of every agent before
     those steps. ``agent_first``: at those evaluations, evaluate the agent of the
@@ -414,7 +422,7 @@ def check_rules(rows: list[Row], last_now: int) -> None:
         book[r[3]] = r
     for agent, mine in by_agent(list(started.values())).items():
         spans = sorted((r[4], ended[r[3]][5] if r[3] in ended else last_now) for r in mine)
-        for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        for (_, e1), (s2, _) in itertools.pairwise(spans):
             assert e1 <= s2, (agent, spans)
 
 
@@ -458,12 +466,9 @@ def test_alerts_do_not_depend_on_batching_or_snapshots(data: st.DataObject,
     other = drive(repeated, tenants, restore_before={index.index(i) for i in restore},
                   agent_first={j for j, i in enumerate(index) if i in first})
 
-    def per_step(rows: list[Row], idx: list[int] | None = None) -> list[Row]:
-        return sorted((idx[r[0]] if idx else r[0], *r[1:]) for r in rows)  # type: ignore[misc]
-
-    assert per_step(other, index) == per_step(plain)
-    # in one agent, in the same order
-    assert by_agent([(index[r[0]], *r[1:]) for r in other]) == by_agent(plain)
+    mapped: list[Row] = [(index[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in other]
+    # the same messages at the same evaluations, in the same order in each agent
+    assert by_agent(mapped) == by_agent(plain)
 
 
 @given(data=st.data(), scenario=alert_scenarios())
@@ -488,10 +493,11 @@ def test_in_order_input_alerts_do_not_depend_on_the_tick_schedule(data: st.DataO
     end = ALERT_BASE + (ALERT_SPAN_STEPS + 2) * ALERT_STEP
     t0 = ALERT_BASE - 1
     catch_up = [*scheds, {"kind": "eval", "now": t0}, *ordered, {"kind": "eval", "now": end}]
-    expected = {(r[3], r[4], r[5]) for r in oracle(catch_up, tenants) if r[2] == "ALERT_ENDED"}
-    opened = {(r[3], r[4]) for r in oracle(catch_up, tenants) if r[2] == "ALERT_STARTED"}
-    # the threshold crossings of the final runs (from the oracle, not from the reducer)
-    crossings = {s + th for s, th in final_runs_thresholds(catch_up, tenants)}
+    runs = final_runs(catch_up, tenants)
+    expected = {(f"t1:{agent}:{x}", x, y if y <= end else None)
+                for agent, x, y, th in runs if min(y, end) - x >= th}
+    threshold_of = {(f"t1:{agent}:{x}"): th for agent, x, _, th in runs}
+    crossings = {x + th for _, x, _, th in runs}
     extra = data.draw(st.lists(st.integers(t0, end), max_size=15))
     ticks = sorted({*crossings, *extra, end})
     live: list[dict[str, Any]] = [*scheds, {"kind": "eval", "now": t0}]
@@ -507,26 +513,22 @@ def test_in_order_input_alerts_do_not_depend_on_the_tick_schedule(data: st.DataO
         ends = {r[3]: r[5] for r in rows if r[2] == "ALERT_ENDED"}
         return {(r[3], r[4], ends.get(r[3])) for r in rows if r[2] == "ALERT_STARTED"}
 
-    final = {(i, s, None) for i, s in opened} - {(i, s, None) for i, s, _ in expected} \
-        | expected
-    assert alert_set(got_live) == alert_set(got_catch_up) == final
-    # live: each message at the evaluation where it became true
-    when = {i: s.get("now") for i, s in enumerate(live)}
+    assert alert_set(got_live) == alert_set(got_catch_up) == expected
+    check_rules(got_live, end)
     evals = sorted(s["now"] for s in live if s["kind"] == "eval")
-    engine_rows = [(when[r[0]], r) for r in got_live]
-    for now, r in engine_rows:
+    for r in got_live:
+        now = live[r[0]]["now"]
         if r[2] == "ALERT_STARTED":
-            threshold = dict(final_runs_thresholds(catch_up, tenants))[r[4]]
-            assert now == r[4] + threshold, r
+            assert now == r[4] + threshold_of[r[3]], r
         else:
-            assert r[5] is not None
-            assert now == next(x for x in evals if x >= r[5]), r
+            assert r[5] is not None and now == next(x for x in evals if x >= r[5]), r
 
 
-def final_runs_thresholds(steps: list[dict[str, Any]],
-                          tenants: dict[str, Any]) -> list[tuple[int, int]]:
-    """(start, threshold) of every OUT run of the final timeline up to the last
-    evaluation, by the oracle's own classification."""
+def final_runs(steps: list[dict[str, Any]],
+               tenants: dict[str, Any]) -> list[tuple[str, int, int, int]]:
+    """(agent, start, end, threshold) of every maximal OUT run of the final timeline
+    up to and including the last evaluation (end = that + 1: OUT there), by the
+    oracle's own classification (no alert logic)."""
     from tests.oracle import reference as ref
 
     records = [s for s in steps if s["kind"] != "eval"]
@@ -538,9 +540,36 @@ def final_runs_thresholds(steps: list[dict[str, Any]],
         identities = sorted((i for i, a in inputs.directory.items() if a == agent),
                             key=lambda i: (i[1], i[2]))
         parts = inputs.schedules.get(agent, [])
-        for x, _ in ref._out_intervals(identities, inputs.events, parts, cfg, end):
+        for x, y in ref._out_intervals(identities, inputs.events, parts, cfg, end):
             part = next(p for p in parts
                         if p.start <= x < p.end and cfg.category(p.activity_type) != ref.OFF)
             category = cfg.category(part.activity_type)
-            out.append((x, cfg.alert_ms_by_category.get(category, cfg.alert_ms)))
+            out.append((agent[1], x, y, cfg.alert_ms_by_category.get(category, cfg.alert_ms)))
     return out
+
+
+def test_the_oracle_on_the_issue_case() -> None:
+    """The oracle (written from the rules, not from rta/) gives the issue's answer."""
+    def sched(until: int, frm: int, to: int) -> dict[str, Any]:
+        return {"kind": "schedule", "body": {
+            "tenantId": "t", "agentId": 7, "acdAgentId": "a", "fromTimestamp": frm,
+            "toTimestamp": to,
+            "activities": [{"activityType": "in_service", "startTime": t(9), "endTime": until}]}}
+
+    def ev(at: int, gis: int) -> dict[str, Any]:
+        return {"kind": "state", "body": {"tenantId": "t", "acdAgentId": "a", "timestamp": at,
+                                          "gisStateIdentifier": gis}}
+
+    def now(at: int) -> dict[str, Any]:
+        return {"kind": "eval", "now": at}
+
+    steps = [sched(t(10, 7), t(0), t(24)), ev(t(9), 3), ev(t(10), 2), now(t(10, 1)),
+             now(t(10, 7)), now(t(10, 10)), sched(t(12), t(9), t(12)), now(t(10, 20)),
+             ev(t(10, 40), 3), now(t(10, 40)), now(t(13))]
+    assert [(r["step"], r["type"], r["start"], r["end"])
+            for r in reference_alerts(steps, {"t": {}})] == [
+        (3, "ALERT_STARTED", t(10), None), (4, "ALERT_ENDED", t(10), t(10, 7)),
+        (7, "ALERT_STARTED", t(10, 7), None), (9, "ALERT_ENDED", t(10, 7), t(10, 40))]
+    assert drive(steps, {"t": {}}) == [
+        (r["step"], "7", r["type"], r["alertId"], r["start"], r["end"])
+        for r in reference_alerts(steps, {"t": {}})]

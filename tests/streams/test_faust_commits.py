@@ -1,0 +1,104 @@
+"""faust fixes 6, 1 and 2 (streams/faust_fixes.py): a commit never passes an offset
+that was not processed; events a stream skipped in a rebalance are not acked;
+offsets skipped by a fetch are not acked as a "gap".
+
+``RTA_FAUST_FIXES_OFF=commit,ack,gap ./scripts/test tests/streams/test_faust_commits.py``
+runs these against faust 0.15.3's own code: they fail."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+from faust.transport.consumer import Consumer
+from intervaltree import IntervalTree
+
+from streams import faust_fixes
+
+TP = ("rta.agent-state", 3)
+
+
+def consumer(committed: int | None, start: int | None, acked: list[int]) -> Any:
+    """The bookkeeping ``_new_offset`` reads, as faust keeps it after an assignment
+    (``_rta_start``: fix 6's record of where reading started)."""
+    c = SimpleNamespace(_acked=defaultdict(list), _acked_index=defaultdict(set),
+                        _committed_offset=defaultdict(lambda: None), _gap=defaultdict(IntervalTree),
+                        _rta_start={TP: start})
+    c._committed_offset[TP] = committed
+    c._acked[TP] = list(acked)
+    c._acked_index[TP] = set(acked)
+    return c
+
+
+def new_offset(c: Any) -> int | None:
+    faust_fixes.apply(100)
+    return Consumer._new_offset(c, TP)  # type: ignore[arg-type]
+
+
+def test_a_hole_right_at_the_committed_offset_is_not_committed_past() -> None:
+    # offset 26 was skipped (a rebalance), 27 and 28 processed: faust commits 29
+    assert new_offset(consumer(26, 26, [27, 28])) is None
+
+
+def test_a_partition_never_committed_commits_from_where_reading_started() -> None:
+    # taken over from a worker killed before its first commit: reading started at
+    # the log start (0); 26..38 were skipped, 39.. processed. faust commits 46
+    assert new_offset(consumer(None, 0, [39, 40, 41, 42, 43, 44, 45])) is None
+    c = consumer(None, 0, [0, 1, 2, 39, 40])
+    assert new_offset(c) == 3  # up to the hole, then nothing more
+    assert new_offset(c) is None
+    assert c._acked[TP] == [39, 40]
+
+
+def test_committed_offset_zero_is_not_unknown() -> None:
+    # faust keeps a committed offset of 0 as None: the start record says 0
+    assert new_offset(consumer(None, 0, [1, 2])) is None
+    assert new_offset(consumer(None, 0, [0, 1, 2])) == 3
+
+
+def test_consecutive_offsets_from_the_committed_one_are_committed() -> None:
+    c = consumer(26, 26, [28, 26, 27, 30])
+    assert new_offset(c) == 29
+    assert c._acked[TP] == [30] and c._acked_index[TP] == {30}
+
+
+# -- fix 1: no acks of events a stream skipped during a rebalance --------------------
+
+def acking_consumer(generation: int, flowing: bool = True) -> Any:
+    app = SimpleNamespace(consumer_generation_id=generation,
+                          flow_control=SimpleNamespace(is_active=lambda: flowing),
+                          topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+    return SimpleNamespace(app=app, _unacked_messages=set(), _committed_offset=defaultdict(
+        lambda: None), _acked_index=defaultdict(set), _acked=defaultdict(list), _n_acked=0,
+        _waiting_for_ack=None)
+
+
+class Message:  # hashable, as faust's messages are
+    def __init__(self, offset: int, generation: int) -> None:
+        self.acked, self.tp, self.topic = False, TP, TP[0]
+        self.offset, self.generation_id = offset, generation
+
+
+def message(offset: int, generation: int) -> Any:
+    return Message(offset, generation)
+
+
+def test_an_event_fetched_before_a_rebalance_is_not_acked() -> None:
+    faust_fixes.apply(100)
+    c = acking_consumer(generation=5)
+    assert Consumer.ack(c, message(10, generation=4)) is False  # type: ignore[arg-type]
+    assert c._acked[TP] == []
+    assert Consumer.ack(acking_consumer(5, flowing=False), message(10, 5)) is False  # type: ignore[arg-type]
+    assert Consumer.ack(c, message(11, generation=5)) is True  # type: ignore[arg-type]
+    assert c._acked[TP] == [11]
+
+
+# -- fix 2: a jump in fetched offsets is not acked as a "gap" ------------------------
+
+async def test_offsets_skipped_by_a_fetch_are_not_acked() -> None:
+    faust_fixes.apply(100)
+    c = SimpleNamespace(_committed_offset=defaultdict(lambda: None),
+                        _gap=defaultdict(IntervalTree))
+    await Consumer._add_gap(c, TP, 11, 20)  # type: ignore[arg-type]
+    assert not c._gap[TP]

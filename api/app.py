@@ -344,7 +344,12 @@ class Api:
             size, number = check_page(q.get("pageSize"), q.get("pageNumber"))
         except QueryError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
-        by_agent, order = await self.backend.summaries(principal.tenant, day) or ({}, [])
+        held = await self.backend.summaries(principal.tenant, day)
+        if held is None:  # never an empty list for a day the engine does not hold
+            raise ApiError(404, "day_not_kept", f"{day} is older than the days of summaries "
+                           "the workers keep (RTA_API_HISTORY_DAYS) and there is no history "
+                           "database to answer it from (RTA_DATABASE_URL)")
+        by_agent, order = held
         agent = q.get("agentId")
         if agent is not None:
             agent = agent.strip()

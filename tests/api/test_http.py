@@ -128,9 +128,14 @@ def test_adherence_pages_and_agent_filter(service: Service, centre: dict[str, An
     r = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={day}&agentId=999999",
                  key=NW)
     assert r.status == 404 and r.json["error"]["code"] == "agent_not_found"
-    # a day with no data is an empty page, not an error
-    assert api.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-10-20",
+    # a day with no data among the days kept is an empty page, not an error
+    assert api.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-10-28",
                     key=NW).json == []
+    # an older day, which no worker holds (and there is no history database): an error
+    # that says why, never an empty page
+    r = api.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-10-20", key=NW)
+    assert r.status == 404 and r.json["error"]["code"] == "day_not_kept", r.json
+    assert "RTA_DATABASE_URL" in r.json["error"]["message"]
 
 
 def detail(api: Http, from_ts: int, to_ts: int, ids: list[Any] | None, key: str = NW

@@ -28,10 +28,11 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import os
 import time
 import weakref
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import orjson
@@ -72,6 +73,15 @@ class _At:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def stop_unacked(step: str, exc: BaseException) -> NoReturn:
+    """Stop the process now: nothing more is acked or committed (see ``guarded``)."""
+    log.critical("%s failed: %r. The worker stops without acking this batch; restarted "
+                 "(by its supervisor, or by hand) it reads the batch again from the "
+                 "committed offsets", step, exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(70)  # EX_SOFTWARE
 
 
 class Runtime:
@@ -258,6 +268,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         for fut in futures:
             await fut
 
+    async def guarded(step: str, body: Any, events: list[Any]) -> None:
+        """Run one batch's body. Bad input never raises here (each event is decoded or
+        dead-lettered on its own); what does raise is the infrastructure: a send or a
+        table write that failed, a record the broker refused. faust would then ack the
+        whole batch (its ``take_events`` acks in a ``finally``), losing what was not
+        done. So the worker stops at once, before anything of the batch is acked or
+        committed; restarted, it reads the batch again from the committed offsets."""
+        try:
+            await body(events)
+        except Exception as exc:
+            stop_unacked(step, exc)
+
     async def send_items(by_partition: dict[int, list[Any]]) -> list[Any]:
         """Send agent-input items, one record per partition and chunk (at most
         ``items_per_record`` items and about 256 kB: schedules can be large)."""
@@ -327,7 +349,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     # ------------------------------------------------------------------ routing
     @app.agent(state_in)
     async def route_states(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        async def batch(events: list[Any]) -> None:
             futures: list[Any] = []
             forwards: dict[int, list[Any]] = {}
             holds: dict[str, dict[str, Any]] = {}
@@ -369,12 +391,15 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.mark_upstream(events)
             rt.count("routed", len(events))
 
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            await guarded("routing states", batch, events)
+
     @app.agent(schedule_in)
     async def route_schedules(stream: Any) -> None:
         # Batched like the states: a WFM publishes the schedules of a whole centre at
         # once, and one broker round trip per message would cap that at a few hundred
         # messages per second.
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        async def batch(events: list[Any]) -> None:
             futures: list[Any] = []
             forwards: dict[int, list[Any]] = {}
             gen = generation()
@@ -404,12 +429,15 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             await delivered(futures)
             rt.mark_upstream(events)
 
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            await guarded("routing schedules", batch, events)
+
     @app.agent(directory_topic)
     async def directory_updates(stream: Any) -> None:
         # Batched like the routing: within a batch the directory and the held events
         # are read and changed in memory (``dirs``, ``holds``: key -> new value, None
         # deletes), then written once per key, after what the batch sent is delivered.
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        async def batch(events: list[Any]) -> None:
             futures: list[Any] = []
             forwards: dict[int, list[Any]] = {}
             dirs: dict[str, tuple[int, str]] = {}
@@ -473,11 +501,14 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             # the table changes go last: a crash before them replays the batch, and
             # so does a rebalance (the partitions' new owners replay it)
             if generation() != gen:
-                continue
+                return
             written = [await put(directory, k, v, part) for k, (part, v) in dirs.items()]
             written += [await put(held, k, v, part) for k, (part, v) in holds.items()]
             await delivered(written)
             rt.mark_upstream(events)
+
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            await guarded("directory updates", batch, events)
 
     # ------------------------------------------------------------------ reducers
     from faust.types import TP
@@ -622,8 +653,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         # snapshots) are paid once per batch, and each touched agent's snapshot is
         # written once per batch. faust acks a batch's events only after this body
         # has finished with it; an item that fails is dead-lettered, never raised.
-        async for events in stream.take_events(settings.reduce_batch_max,
-                                               settings.batch_within):
+        async def batch(events: list[Any]) -> None:
             now = now_ms()
             futures: list[Any] = []
             statuses: dict[str, StatusOut] = {}  # the last status per agent is enough
@@ -636,12 +666,16 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 await status_out.send(key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
             if generation() != gen:
-                continue  # rebalanced meanwhile: these reducers were forgotten, see stale()
+                return  # rebalanced meanwhile: these reducers were forgotten, see stale()
             saved = [await save(akey, reducer) for akey, reducer in touched.items()]
             await delivered([f for f in saved if f is not None])
             for akey, reducer in touched.items():
                 rt.pending.add(akey)
                 rt.schedule_deadline(akey, reducer, now)
+
+        async for events in stream.take_events(settings.reduce_batch_max,
+                                               settings.batch_within):
+            await guarded("reducing agent input", batch, events)
 
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:

@@ -97,6 +97,11 @@ class Runtime:
         self.refresh: list[tuple[int, str]] = []
         self.refreshing: set[str] = set()
         self.pending: set[str] = set()  # agents whose changed summaries are to be emitted
+        # alerts decided but not yet acknowledged by the broker, per agent: every
+        # snapshot written carries them (durable before visible), and a reducer
+        # restored from a snapshot sends them again (``resend``; identical copies)
+        self.outbox: dict[str, list[AlertOut]] = {}
+        self.resend: list[AlertOut] = []
         self.partitioner = DefaultPartitioner()
         self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
@@ -552,6 +557,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
             else:
                 reducer = AgentReducer.restore(ctx, snap)
+                rt.resend.extend(AlertOut(tenant, akey[len(tenant) + 1:], alert)
+                                 for alert in snap.get("outbox") or [])
                 reducer.last_status = None  # its last status may not have been delivered
                 # the previous owner may have stopped before emitting its last changes:
                 # emit every day again (idempotent upserts)
@@ -569,7 +576,35 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         is not saved (None): its new owner's state is newer."""
         if rt.reducers.get(akey) is not reducer:
             return None
-        return await put(agents, akey, reducer.snapshot(), rt.partition_of(akey))
+        snap = reducer.snapshot()
+        unsent = rt.outbox.get(akey)
+        if unsent:
+            snap["outbox"] = [o.alert for o in unsent]
+        return await put(agents, akey, snap, rt.partition_of(akey))
+
+    async def publish_alerts(decided: list[tuple[str, AgentReducer, list[AlertOut]]]) -> None:
+        """Alerts decided for these agents: recorded in each agent's snapshot (with the
+        alert state that decided them) before they are sent, then sent; a crash in
+        between re-sends them on restore, with the same ids and contents."""
+        saved = []
+        for akey, reducer, alerts in decided:
+            rt.outbox.setdefault(akey, []).extend(alerts)
+            saved.append((await save(akey, reducer), akey, alerts))
+        await delivered([f for f, _, _ in saved if f is not None])
+        sent = []
+        for fut, _, alerts in saved:
+            if fut is None:
+                continue  # revoked meanwhile: the new owner decides them again
+            sent += [await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+                     for o in alerts]
+        await delivered(sent)
+        for _, akey, alerts in saved:
+            left = [o for o in rt.outbox.get(akey, []) if o not in alerts]
+            if left:
+                rt.outbox[akey] = left
+            else:
+                rt.outbox.pop(akey, None)
+
 
     async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
                          futures: list[Any]) -> list[Output]:
@@ -608,7 +643,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     async def reduce_record(event: Any, now: int, futures: list[Any],
                             statuses: dict[str, StatusOut],
-                            touched: dict[str, AgentReducer]) -> None:
+                            touched: dict[str, AgentReducer],
+                            alerts: dict[str, list[AlertOut]]) -> None:
         """Apply one agent-input record's items; what it sends is added to ``futures``."""
         try:
             items = orjson.loads(event.value)["items"]
@@ -635,8 +671,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 continue
             for o in outs:
                 if isinstance(o, AlertOut):
-                    futures.append(await alerts_out.send(key=o.key.encode(),
-                                                         value=encode(o.alert)))
+                    alerts.setdefault(akey, []).append(o)  # sent once saved
                 elif isinstance(o, StatusOut):
                     statuses[o.key] = o
                 elif isinstance(o, Rejected):
@@ -658,16 +693,20 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             futures: list[Any] = []
             statuses: dict[str, StatusOut] = {}  # the last status per agent is enough
             touched: dict[str, AgentReducer] = {}
+            alerts: dict[str, list[AlertOut]] = {}
             gen = generation()
             for event in events:
                 if not stale(event, gen):
-                    await reduce_record(event, now, futures, statuses, touched)
+                    await reduce_record(event, now, futures, statuses, touched, alerts)
             for st in statuses.values():  # compacted: superseded by the next one
                 await status_out.send(key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
             if generation() != gen:
                 return  # rebalanced meanwhile: these reducers were forgotten, see stale()
-            saved = [await save(akey, reducer) for akey, reducer in touched.items()]
+            await publish_alerts([(akey, reducer, alerts[akey]) for akey, reducer
+                                  in touched.items() if akey in alerts])
+            saved = [await save(akey, reducer) for akey, reducer in touched.items()
+                     if akey not in alerts]
             await delivered([f for f in saved if f is not None])
             for akey, reducer in touched.items():
                 rt.pending.add(akey)
@@ -680,6 +719,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
         now = now_ms()
+        if rt.resend:  # alerts of restored outboxes: again, identical
+            resend, rt.resend = rt.resend, []
+            await delivered([await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+                             for o in resend])
+        decided: list[tuple[str, AgentReducer, list[AlertOut]]] = []
         slice_end = time.perf_counter() + SLICE_SECONDS
         while rt.deadlines and rt.deadlines[0][0] <= now:
             if time.perf_counter() > slice_end:  # e.g. every shift starting at 9:00
@@ -694,13 +738,17 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 rt.due[akey] = when + 1000
                 continue
             del rt.due[akey]
-            for o in reducer.tick(now):  # alert state is saved with the next input
-                if isinstance(o, AlertOut):
-                    await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
-                elif isinstance(o, StatusOut):
+            outs = reducer.tick(now)
+            fired = [o for o in outs if isinstance(o, AlertOut)]
+            if fired:  # saved with the alert state that decided them, then sent
+                decided.append((akey, reducer, fired))
+            for o in outs:
+                if isinstance(o, StatusOut):
                     await status_out.send(key=o.key.encode(), value=encode(o.status))
             rt.pending.add(akey)
             rt.schedule_deadline(akey, reducer, now)
+        if decided:
+            await publish_alerts(decided)
         period = int(settings.refresh_seconds * 1000)
         while rt.refresh and rt.refresh[0][0] <= now:
             when, akey = heapq.heappop(rt.refresh)

@@ -27,15 +27,17 @@ def centre(seed: int) -> list[dict[str, Any]]:
 
 
 def assert_one_id_per_out_run(broker: TestBroker) -> int:
-    """Alerts may be re-sent (same id); one OUT run never gets two ids."""
+    """The alert rules (docs/SEMANTICS.md): a re-sent alert is identical to the first
+    copy (whole), each id has one ALERT_STARTED and at most one ALERT_ENDED, and an
+    agent's alerts never overlap in time."""
     started: dict[str, dict[str, Any]] = {}
-    ends: dict[str, int] = {}
+    ended: dict[str, dict[str, Any]] = {}
     for _, v in topic_records(broker, "rta.alerts"):
-        if v["type"] == "ALERT_STARTED":
-            prev = started.setdefault(v["alertId"], v)
-            assert (prev["start"], prev["agentId"]) == (v["start"], v["agentId"])
-        else:
-            ends[v["alertId"]] = v["end"]
+        seen = started if v["type"] == "ALERT_STARTED" else ended
+        first = seen.setdefault(v["alertId"], v)
+        assert first == v, f"two different {v['type']} for {v['alertId']}: {first} and {v}"
+    assert set(ended) <= set(started), "an ALERT_ENDED without its ALERT_STARTED"
+    ends = {aid: v["end"] for aid, v in ended.items()}
     by_agent: dict[Any, list[tuple[int, int, str]]] = {}
     for aid, v in started.items():
         by_agent.setdefault(v["agentId"], []).append((v["start"], ends.get(aid, 2**62), aid))

@@ -58,15 +58,11 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
                       f"within {timeout} s")
 
 
-class TansuBroker:
-    """``with TansuBroker() as b: b.bootstrap`` -> ``127.0.0.1:PORT``."""
+class LoopbackBroker:
+    """A broker process of ours on a loopback port (its own process group)."""
 
-    kind = "tansu"
-
-    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
-        self.port = port or free_port()
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -75,6 +71,30 @@ class TansuBroker:
     @property
     def url(self) -> str:
         return f"kafka://{self.bootstrap}"
+
+    def _terminate(self, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+
+class TansuBroker(LoopbackBroker):
+    """``with TansuBroker() as b: b.bootstrap`` -> ``127.0.0.1:PORT``."""
+
+    kind = "tansu"
+
+    def __init__(self, port: int | None = None, log: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log = log
+        self.proc = None
 
     def start(self) -> TansuBroker:
         addr = f"tcp://127.0.0.1:{self.port}"
@@ -93,15 +113,7 @@ class TansuBroker:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
+        self._terminate(5)
 
     def __enter__(self) -> TansuBroker:
         return self.start()

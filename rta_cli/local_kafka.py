@@ -13,13 +13,11 @@ in a folder of its own (a temporary one unless given), formatted with
 from __future__ import annotations
 
 import base64
-import contextlib
 import fcntl
 import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -28,7 +26,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
-from rta_cli.local_broker import BrokerError, free_port, wait_for_port
+from rta_cli.local_broker import BrokerError, LoopbackBroker, free_port, wait_for_port
 
 KAFKA_VERSION = "4.1.1"  # as in kafka/pom.xml
 JAVA_MIN = 17  # Kafka 4.x brokers need Java 17 or newer
@@ -155,7 +153,7 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-class KafkaBroker:
+class KafkaBroker(LoopbackBroker):
     """``with KafkaBroker() as b: b.bootstrap`` -> ``127.0.0.1:PORT``.
 
     ``restart()`` stops and starts the same broker on the same port and data;
@@ -174,15 +172,7 @@ class KafkaBroker:
         self.log = log or self.data_dir / "broker.log"
         self.extra = dict(properties or {})
         self.ready_timeout = ready_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"kafka://{self.bootstrap}"
+        self.proc = None
 
     def properties(self) -> dict[str, str]:
         return {
@@ -255,16 +245,7 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30.0) -> None:
         """A clean shutdown (SIGTERM, then SIGKILL after ``timeout``); data is kept."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
+        self._terminate(timeout)
 
     def restart(self) -> KafkaBroker:
         self.stop()

@@ -101,7 +101,7 @@ class Runtime:
         # snapshot written carries them (durable before visible), and a reducer
         # restored from a snapshot sends them again (``resend``; identical copies)
         self.outbox: dict[str, list[AlertOut]] = {}
-        self.resend: list[AlertOut] = []
+        self.resend: set[str] = set()  # restored agents whose outbox is to be sent again
         self.partitioner = DefaultPartitioner()
         self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
@@ -208,6 +208,9 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         broker_commit_interval=settings.broker_commit_interval,
         producer_linger=settings.producer_linger,
         producer_max_batch_size=settings.producer_max_batch_size,
+        # an input record may be RTA_MAX_MESSAGE_BYTES (1,000,000) and is forwarded with
+        # a small wrapper: allow up to Kafka's default message.max.bytes (1,048,588)
+        producer_max_request_size=1_048_576,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,  # the HTTP API is our own aiohttp server (streams.api_backend)
         canonical_url=settings.advertised_url,  # shared through the assignor: who owns what
@@ -557,8 +560,10 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
             else:
                 reducer = AgentReducer.restore(ctx, snap)
-                rt.resend.extend(AlertOut(tenant, akey[len(tenant) + 1:], alert)
-                                 for alert in snap.get("outbox") or [])
+                if snap.get("outbox"):
+                    rt.outbox[akey] = [AlertOut(tenant, akey[len(tenant) + 1:], alert)
+                                       for alert in snap["outbox"]]
+                    rt.resend.add(akey)
                 reducer.last_status = None  # its last status may not have been delivered
                 # the previous owner may have stopped before emitting its last changes:
                 # emit every day again (idempotent upserts)
@@ -583,27 +588,33 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         return await put(agents, akey, snap, rt.partition_of(akey))
 
     async def publish_alerts(decided: list[tuple[str, AgentReducer, list[AlertOut]]]) -> None:
-        """Alerts decided for these agents: recorded in each agent's snapshot (with the
-        alert state that decided them) before they are sent, then sent; a crash in
-        between re-sends them on restore, with the same ids and contents."""
-        saved = []
-        for akey, reducer, alerts in decided:
-            rt.outbox.setdefault(akey, []).extend(alerts)
-            saved.append((await save(akey, reducer), akey, alerts))
-        await delivered([f for f, _, _ in saved if f is not None])
-        sent = []
-        for fut, _, alerts in saved:
-            if fut is None:
-                continue  # revoked meanwhile: the new owner decides them again
+        """Alerts decided for these agents (already in ``rt.outbox`` from the moment
+        they were decided, so every snapshot written since carries them): each agent's
+        snapshot is saved, then its alerts are sent, then the snapshot is saved again
+        without them. A crash in between re-sends them on restore, with the same ids
+        and contents; an agent no longer ours sends nothing (its new owner has the
+        outbox, or decides again)."""
+        gen = generation()
+        saved = [(await save(akey, reducer), akey, reducer, alerts)
+                 for akey, reducer, alerts in decided]
+        await delivered([f for f, _, _, _ in saved if f is not None])
+        sent, done = [], []
+        for fut, akey, reducer, alerts in saved:
+            if fut is None or generation() != gen or rt.reducers.get(akey) is not reducer:
+                continue
             sent += [await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
                      for o in alerts]
+            done.append((akey, reducer, alerts))
         await delivered(sent)
-        for _, akey, alerts in saved:
+        cleared = []
+        for akey, reducer, alerts in done:
             left = [o for o in rt.outbox.get(akey, []) if o not in alerts]
             if left:
                 rt.outbox[akey] = left
             else:
                 rt.outbox.pop(akey, None)
+            cleared.append(await save(akey, reducer))  # the stored outbox too
+        await delivered([f for f in cleared if f is not None])
 
 
     async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
@@ -670,8 +681,9 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     event, f"internal error: {exc!r}", encode(item)))
                 continue
             for o in outs:
-                if isinstance(o, AlertOut):
-                    alerts.setdefault(akey, []).append(o)  # sent once saved
+                if isinstance(o, AlertOut):  # sent once saved
+                    alerts.setdefault(akey, []).append(o)
+                    rt.outbox.setdefault(akey, []).append(o)
                 elif isinstance(o, StatusOut):
                     statuses[o.key] = o
                 elif isinstance(o, Rejected):
@@ -719,11 +731,12 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
         now = now_ms()
-        if rt.resend:  # alerts of restored outboxes: again, identical
-            resend, rt.resend = rt.resend, []
-            await delivered([await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
-                             for o in resend])
         decided: list[tuple[str, AgentReducer, list[AlertOut]]] = []
+        for akey in list(rt.resend):  # restored outboxes: sent again, identical
+            rt.resend.discard(akey)
+            reducer = rt.reducers.get(akey)
+            if reducer is not None and rt.outbox.get(akey):
+                decided.append((akey, reducer, list(rt.outbox[akey])))
         slice_end = time.perf_counter() + SLICE_SECONDS
         while rt.deadlines and rt.deadlines[0][0] <= now:
             if time.perf_counter() > slice_end:  # e.g. every shift starting at 9:00
@@ -741,6 +754,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             outs = reducer.tick(now)
             fired = [o for o in outs if isinstance(o, AlertOut)]
             if fired:  # saved with the alert state that decided them, then sent
+                rt.outbox.setdefault(akey, []).extend(fired)
                 decided.append((akey, reducer, fired))
             for o in outs:
                 if isinstance(o, StatusOut):
@@ -830,6 +844,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.due.pop(akey, None)
             rt.refreshing.discard(akey)
             rt.pending.discard(akey)
+            rt.outbox.pop(akey, None)
+            rt.resend.discard(akey)
 
     def purge(tps: Any) -> None:
         """Drop table entries of revoked partitions from a memory store. faust keeps

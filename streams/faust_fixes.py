@@ -142,10 +142,14 @@ def _fix_commits() -> None:
         each assigned partition's reading starts at: its committed offset (faust keeps
         0 as None), else the log start (auto_offset_reset=earliest)."""
         await original_seek(self)
-        starts = {tp: self._read_offset.get(tp) for tp in self.assignment()}
-        unknown = [tp for tp, offset in starts.items() if offset is None]
-        if unknown:
-            starts.update(await self.earliest_offsets(*unknown))
+        # the committed offsets as the seek left them, before anything is fetched
+        committed_at = {tp: self._read_offset.get(tp) for tp in self.assignment()}
+        earliest = await self.earliest_offsets(*committed_at) if committed_at else {}
+        starts = {}
+        for tp, committed in committed_at.items():
+            first = earliest.get(tp)
+            # a committed offset older than the log start (retention) is reset there
+            starts[tp] = first if committed is None else max(committed, first or 0)
         self._rta_start = starts
 
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
@@ -156,9 +160,9 @@ def start_offset(consumer: Any, tp: Any) -> int | None:
     """Where committing ``tp`` must go on from: faust's committed offset, else where
     reading started at the last assignment (fix 6)."""
     committed = consumer._committed_offset.get(tp)
-    if committed:
-        return int(committed)
     start = getattr(consumer, "_rta_start", {}).get(tp)
+    if committed and (start is None or committed >= start):
+        return int(committed)
     return None if start is None else int(start)
 
 
@@ -170,7 +174,16 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     if not acked:
         return None
     acked.sort()
-    if acked[0] != start_offset(self, tp):
+    start = start_offset(self, tp)
+    if start is not None and acked[0] < start:
+        # second copies of offsets already committed (acked again while a commit
+        # was in flight): done, drop them
+        below = [o for o in acked if o < start]
+        del acked[:len(below)]
+        self._acked_index[tp].difference_update(below)
+        if not acked:
+            return None
+    if acked[0] != start:
         return None  # offsets before the first acked one are not processed yet
     end = 1
     while end < len(acked) and acked[end] == acked[end - 1] + 1:
@@ -195,7 +208,12 @@ def _fix_acks() -> None:
             # for its ack before finishing the rebalance
             self._unacked_messages.discard(message)
             return False
-        return bool(original_ack(self, message))
+        if original_ack(self, message):
+            return True
+        # refused by faust itself (a second copy of an offset already acked or
+        # committed, as re-reading delivers): nothing to wait for
+        self._unacked_messages.discard(message)
+        return False
 
     Consumer.ack = ack  # type: ignore[method-assign]
 

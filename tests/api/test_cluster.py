@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rta.config import TenantsConfig
 from rta.queries import activity_detail
@@ -17,19 +18,24 @@ WORKER_ENV = {"RTA_CLUSTER_SECRET": "test-cluster-secret"}
 NW = KEYS["northwind"]
 
 
+DAY: date = datetime.now(ZoneInfo("America/Chicago")).date() - timedelta(days=1)
+
+
 def test_every_worker_answers_for_every_agent(service: Service) -> None:
     w1, w2 = service.http
     parts = [set(h.call("GET", "/readyz").json["checks"]["partitions"]["assigned"])
              for h in service.http]
     assert parts[0] and parts[1] and not parts[0] & parts[1], parts  # both own some
 
-    spec = CentreSpec(agents=10, days=1, start=date(2026, 11, 3), tenant="northwind",
+    # yesterday in the tenant's zone: a day the workers keep (an older one is a 404
+    # day_not_kept without a history database, once today's summaries exist)
+    spec = CentreSpec(agents=10, days=1, start=DAY, tenant="northwind",
                       time_zone="America/Chicago", seed=3, multichannel_fraction=0.3)
     records = list(generate(spec))
     result = replay_log(records, TenantsConfig.from_toml(service.tenants.read_text()))
     send_log(w2, records[: len(records) // 2], NW)  # through both
     send_log(w1, records[len(records) // 2:], NW)
-    day = "2026-11-03"
+    day = DAY.isoformat()
     want = [s for s in result.summaries if s["date"] == day]
     assert len(want) == 10
     for http in (w1, w2):
@@ -62,12 +68,12 @@ def test_a_session_made_on_one_worker_works_and_ends_on_all(service: Service) ->
     sid = r.json["sessionId"]
     cookie = {"Cookie": f"hazelcast.sessionId={sid}"}
     # at once on the other worker (it waits for its view of the sessions topic)
-    assert w2.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-11-03",
+    assert w2.call("GET", f"/api/rest/scheduling/adherence/agent?date={DAY}",
                    headers=cookie).status == 200
     assert w2.call("DELETE", "/api/rest/authorize", headers=cookie).status == 200
 
     def ended_on_w1() -> Any:
-        return w1.call("GET", "/api/rest/scheduling/adherence/agent?date=2026-11-03",
+        return w1.call("GET", f"/api/rest/scheduling/adherence/agent?date={DAY}",
                        headers=cookie).status == 401
     wait_until(ended_on_w1, timeout=5, every=0.1)
 
@@ -81,7 +87,7 @@ def test_a_session_used_on_one_worker_stays_alive_on_the_other(service: Service)
     sid = w1.call("POST", "/api/rest/authorize",
                   {"userId": user, "password": password}).json["sessionId"]
     cookie = {"Cookie": f"hazelcast.sessionId={sid}"}
-    path = "/api/rest/scheduling/adherence/agent?date=2026-11-03"
+    path = f"/api/rest/scheduling/adherence/agent?date={DAY}"
     for _ in range(12):  # 6 s of use on w1 only: twice the idle timeout
         assert w1.call("GET", path, headers=cookie).status == 200
         time.sleep(0.5)

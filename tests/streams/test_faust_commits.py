@@ -102,3 +102,10 @@ async def test_offsets_skipped_by_a_fetch_are_not_acked() -> None:
                         _gap=defaultdict(IntervalTree))
     await Consumer._add_gap(c, TP, 11, 20)  # type: ignore[arg-type]
     assert not c._gap[TP]
+
+
+def test_a_second_copy_acked_during_a_commit_does_not_stop_commits() -> None:
+    # 9 acked again after the commit to 10 had taken it: dropped, commits go on
+    c = consumer(10, 0, [9, 10, 11])
+    assert new_offset(c) == 12
+    assert c._acked[TP] == [] and c._acked_index[TP] == set()

@@ -509,6 +509,16 @@ def _adherence(cfg: _TenantConfig, part: _Part, a: int, state: int,
     return adh
 
 
+def _part_bounds(parts: list[_Part], cfg: _TenantConfig) -> set[int]:
+    """Instants where a schedule part starts, ends, or its switch tolerance ends."""
+    out: set[int] = set()
+    for p in parts:
+        out.update((p.start, p.end))
+        if cfg.tolerance_ms > 0:
+            out.add(p.start + cfg.tolerance_ms)
+    return out
+
+
 def _evaluate_agent(agent, identities, events, parts_all, cfg: _TenantConfig, as_of):
     tz = cfg.time_zone
     parts = [p for p in parts_all if cfg.category(p.activity_type) != OFF]
@@ -556,11 +566,7 @@ def _evaluate_agent(agent, identities, events, parts_all, cfg: _TenantConfig, as
     bounds = set(day_starts)
     bounds.add(range_end)
     bounds.update(all_ts)
-    for p in parts:
-        bounds.add(p.start)
-        bounds.add(p.end)
-        if cfg.tolerance_ms > 0:
-            bounds.add(p.start + cfg.tolerance_ms)
+    bounds.update(_part_bounds(parts, cfg))
     bounds.add(eval_end)
     bs = sorted(b for b in bounds if range_start <= b <= range_end)
 
@@ -757,11 +763,7 @@ def _out_intervals(identities, events, parts_all, cfg: _TenantConfig, now: int) 
     bounds = {now, now + 1}
     for lst in id_ts:
         bounds.update(lst)
-    for p in parts:
-        bounds.add(p.start)
-        bounds.add(p.end)
-        if cfg.tolerance_ms > 0:
-            bounds.add(p.start + cfg.tolerance_ms)
+    bounds.update(_part_bounds(parts, cfg))
     out: list[list[int]] = []
     for a, b in itertools.pairwise(sorted(x for x in bounds if x <= now + 1)):
         part = next((p for p in parts if p.start <= a < p.end), None)

@@ -133,6 +133,7 @@ class AgentReducer:
         "floor",
         "identities",
         "last_status",
+        "moved",
         "newest",
         "open_sig",
         "schedule",
@@ -158,6 +159,9 @@ class AgentReducer:
         self.acc_f: int | None = None  # accounting frontier: a run start, see above
         self.eff_version = 0
         self.floor: int | None = None  # days before the one starting here are final
+        # identities that moved to another agent (identity -> that agent's key): their
+        # events still on the way here, routed before the move, are sent on there
+        self.moved: dict[Identity, str] = {}
 
     # ------------------------------------------------------------------ persistence
     SNAPSHOT_VERSION = 1
@@ -185,6 +189,7 @@ class AgentReducer:
             "emitted": sorted(self.emitted),
             "status": list(self.last_status) if self.last_status is not None else None,
             "floor": self.floor,
+            "moved": [[server, acd, to] for (server, acd), to in sorted(self.moved.items())],
         }
 
     @classmethod
@@ -205,12 +210,13 @@ class AgentReducer:
         agent.last_status = tuple(snap["status"]) if snap["status"] is not None else None
         agent.changed = set()
         agent.floor = snap.get("floor")
+        agent.moved = {(server, acd): to for server, acd, to in snap.get("moved", [])}
         for tl in agent.identities.values():
             tl.floor = agent.floor
         return agent
 
     # ------------------------------------------------------------------ retention
-    def prune(self, at: int | None = None) -> bool:
+    def prune(self, at: int | None = None, watermark: int | None = None) -> bool:
         """Forget the history the lateness horizon no longer reaches; True if it moved.
 
         The floor is the start of the day holding the horizon's reach (see
@@ -223,15 +229,26 @@ class AgentReducer:
         ending before the floor are dropped. Cost: one pass over the agent's
         history, once per agent per day of event time.
 
+        ``watermark`` (the worker's input watermark: every input partition has been
+        read up to this event time) bounds the reach: a channel whose events come
+        through a partition that is read more slowly keeps its history until the
+        partition has caught up (see ``_horizon_reach``).
+
+        A day with changes not yet built (``changed``) is never made final: its
+        summary must be published first (``build_changed``), then the floor may
+        pass it.
+
         ``at`` (a day start) raises the floor at least that far, and drops entries
         before it even when the floor does not move: an identity moved here from
         an agent whose floor is ``at`` has no history before it.
         """
         cal = self.ctx.calendar
         floor = at
-        reach = self._horizon_reach()
+        reach = self._horizon_reach(watermark)
         if reach is not None:
             horizon = cal.bounds(cal.ordinal(reach))[0]
+            if self.changed:
+                horizon = min(horizon, cal.bounds(min(self.changed))[0])
             floor = horizon if floor is None else max(floor, horizon)
         if floor is None:
             return False
@@ -271,24 +288,30 @@ class AgentReducer:
         """The first day that is not final (None: no day is)."""
         return None if self.floor is None else self.ctx.calendar.ordinal(self.floor)
 
-    def _horizon_reach(self) -> int | None:
+    def _horizon_reach(self, watermark: int | None = None) -> int | None:
         """The oldest instant a state event may still be applied at: the lateness
         horizon before the newest event of the identity that lags most (channels of
-        one agent arrive through different partitions, one ahead of the other).
-        An identity with nothing within the horizon of the agent's newest event is
-        dormant and does not hold the floor back."""
+        one agent arrive through different partitions, one ahead of the other), and
+        never beyond the horizon before the input ``watermark``: an identity's next
+        event may still be on its way through a partition not read that far.
+        An identity with nothing within the horizon of the agent's newest event
+        (and of the watermark) is dormant and does not hold the floor back: an event
+        of it older than the floor comes after the watermark passed, and is late
+        beyond what the worker keeps."""
         if self.newest is None:
             return None
         h = self.ctx.horizon_ms
+        top = self.newest if watermark is None else min(self.newest, watermark)
         active = [tl.newest for tl in self._order
-                  if tl.newest is not None and tl.newest >= self.newest - h]
-        return min(active, default=self.newest) - h
+                  if tl.newest is not None and tl.newest >= top - h]
+        return min(*active, top) - h
 
     # ------------------------------------------------------------------ identities
     def add_identity(self, identity: Identity,
                      timeline: IdentityTimeline | None = None) -> None:
         if identity in self.identities:
             return
+        self.moved.pop(identity, None)
         tl = timeline if timeline is not None else IdentityTimeline()
         if self.floor is not None:
             tl.drop_before(self.floor)  # only final days would see the rest
@@ -308,7 +331,11 @@ class AgentReducer:
             # recomputed here, so they are final here too
             self.prune(at=timeline.floor)
 
-    def remove_identity(self, identity: Identity) -> IdentityTimeline | None:
+    def remove_identity(self, identity: Identity, to: str | None = None
+                        ) -> IdentityTimeline | None:
+        """The identity belongs to agent ``to`` now: its timeline, to go there."""
+        if to is not None and to != self.agent_key:
+            self.moved[identity] = to
         tl = self.identities.pop(identity, None)
         if tl is None:
             return None
@@ -318,6 +345,11 @@ class AgentReducer:
         if earliest is not None:
             self._history_changed(earliest)
         return tl
+
+    def moved_to(self, identity: Identity) -> str | None:
+        """The agent an identity that is no longer this agent's moved to (None: it is
+        this agent's, or never was another's)."""
+        return None if identity in self.identities else self.moved.get(identity)
 
     def _earliest(self, *extra: IdentityTimeline) -> int | None:
         firsts = [t.times[0] for t in (*self._order, *extra) if len(t)]

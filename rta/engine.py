@@ -124,7 +124,8 @@ class Engine:
                 continue
             timeline = None
             if owner is not None:
-                timeline = self.agents[(msg.tenant_id, owner)].remove_identity((server, acd))
+                timeline = self.agents[(msg.tenant_id, owner)].remove_identity((server, acd),
+                                                                               agent_key)
                 self.touched.add((msg.tenant_id, owner))
                 self.counters["identities_moved"] += 1
             held = self.held.pop(key, None)

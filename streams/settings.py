@@ -44,6 +44,11 @@ class WorkerSettings(BaseSettings):
     tick_seconds: float = Field(0.2, gt=0)  # alert timer resolution
     emit_seconds: float = Field(1.0, gt=0)  # changed day summaries are built this often
     refresh_seconds: float = Field(60.0, gt=0)  # today's summary of logged-in agents
+    # input watermarks (docs/ARCHITECTURE.md, "Watermarks"): each router re-sends its
+    # partitions' marks this often, and a partition read to its end that stays silent
+    # this long no longer holds the watermark back (default: a week, the horizon)
+    watermark_seconds: float = Field(10.0, gt=0)
+    watermark_idle_seconds: float = Field(7 * 86400.0, gt=0)
     max_message_bytes: int = Field(1_000_000, gt=0)
 
     broker_session_timeout: float = 10.0

@@ -38,6 +38,7 @@ import faust
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
+from faust.types import TP
 
 from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
@@ -127,6 +128,9 @@ class Runtime:
         # state partition in this process, when it was read, and the mark last sent
         self.source_max: dict[int, int] = {}
         self.source_seen: dict[int, float] = {}
+        # state partition -> [next offset, newest event time before it, {offset: event
+        # time} of records routed past a hole]; reset at each assignment
+        self.contig: dict[int, list[Any]] = {}
         self.marks_sent: dict[int, tuple[int | None, bool, float]] = {}
         self.started = time.monotonic()
         self.marks_forced = 0.0  # when every mark was last sent again
@@ -134,9 +138,23 @@ class Runtime:
         # event time, idle)
         self.marks: dict[int, dict[int, tuple[int, bool]]] = {}
 
-    def read_states(self, partition: int, newest: int) -> None:
-        if newest > self.source_max.get(partition, -1):
-            self.source_max[partition] = newest
+    def read_state(self, partition: int, offset: int, ts: int, start: int | None) -> None:
+        """A state partition's record at ``offset`` (event time ``ts``, -1 for one
+        dead-lettered) has been routed. The partition's mark is the newest event time
+        of the records routed without a hole from where reading started (``start``):
+        faust can leave fetched records unprocessed for a while (they are read
+        again, see faust_fixes.heal), and a mark past them would make days final
+        before their events arrive."""
+        run = self.contig.get(partition)
+        if run is None:
+            run = self.contig[partition] = [offset if start is None else start, -1, {}]
+        if offset >= run[0]:
+            run[2][offset] = ts
+            while run[0] in run[2]:
+                run[1] = max(run[1], run[2].pop(run[0]))
+                run[0] += 1
+        if run[1] > self.source_max.get(partition, -1):
+            self.source_max[partition] = run[1]
         self.source_seen[partition] = time.monotonic()
 
     def due_marks(self, progress: dict[int, str], force: bool) -> list[dict[str, Any]]:
@@ -460,12 +478,13 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             futures: list[Any] = []
             forwards: dict[int, list[Any]] = {}
             holds: dict[str, dict[str, Any]] = {}
-            newest: dict[int, int] = {}  # state partition -> newest event time routed
+            routed: list[tuple[int, int, int]] = []  # (partition, offset, event time)
             now = now_ms()
             gen = generation()
             for event in events:
                 if stale(event, gen):
-                    continue
+                    continue  # not routed: a hole in the marks (read_state)
+                routed.append((event.message.partition, event.message.offset, -1))
                 try:
                     ev = decode_state(event.value, settings.max_message_bytes)
                 except DecodeError as exc:
@@ -474,12 +493,10 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 try:
                     ctx = rt.context(ev.tenant_id)
                     too_far = future_rejection(ev, now, ctx.settings)
+                    routed[-1] = (routed[-1][0], routed[-1][1], ev.timestamp)
                     if too_far is not None:
                         futures.append(await to_deadletter(event, too_far))
                         continue
-                    part = event.message.partition
-                    if ev.timestamp > newest.get(part, -1):
-                        newest[part] = ev.timestamp
                     compact = compact_state(ev)
                     ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
                     owner = owner_of(directory.get(ikey))
@@ -501,9 +518,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             await delivered(futures)
             # after what it marks: an agent-input partition sees a state partition's
             # mark after every event routed straight to it from before that mark
-            for part, ts in newest.items():
-                rt.read_states(part, ts)
-            await send_marks({part: "behind" for part in newest}, force=False)
+            topic_name = state_in.get_topic_name()
+            for part, offset, ts in routed:
+                rt.read_state(part, offset, ts, faust_fixes.start_offset(
+                    app.consumer, TP(topic_name, part)))
+            await send_marks({part: "behind" for part, _, _ in routed}, force=False)
             rt.mark_upstream(events)
             rt.count("routed", len(events))
 
@@ -650,8 +669,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             await guarded("directory updates", batch, events)
 
     # ------------------------------------------------------------------ reducers
-    from faust.types import TP
-
     def highwater(partition: int) -> int | None:
         return app.consumer.highwater(TP(agent_input.get_topic_name(), partition))
 
@@ -1039,6 +1056,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.ready = False
+        rt.contig.clear()  # reading starts again at the committed offsets
         purge(owned - set(assigned))
         owned.clear()
         owned.update(assigned)

@@ -1,0 +1,47 @@
+"""Input watermarks in the worker's runtime (no broker: ``Runtime`` alone)."""
+
+from __future__ import annotations
+
+from rta.config import TenantsConfig
+from streams.app import NO_BOUND, Runtime
+from streams.settings import WorkerSettings
+
+
+def runtime(partitions: int = 2) -> Runtime:
+    return Runtime(WorkerSettings(partitions=partitions), TenantsConfig())
+
+
+def test_a_mark_never_passes_a_record_not_yet_routed() -> None:
+    """faust can leave fetched records unprocessed and process later ones (they are
+    read again later): the mark stays at the last record routed without a hole."""
+    rt = runtime()
+    rt.read_state(0, 5, 900, start=3)  # 3 and 4 are not routed yet
+    assert 0 not in rt.source_max
+    rt.read_state(0, 3, 100, start=3)
+    assert rt.source_max[0] == 100
+    rt.read_state(0, 4, 200, start=3)
+    assert rt.source_max[0] == 900
+
+
+def test_the_watermark_is_unknown_until_every_partition_has_a_mark() -> None:
+    rt = runtime()
+    rt.set_mark(0, {"k": "wm", "s": 0, "m": 500, "i": False})
+    assert rt.watermark(0) is None
+    rt.set_mark(0, {"k": "wm", "s": 1, "m": 300, "i": False})
+    assert rt.watermark(0) == 300
+    rt.set_mark(0, {"k": "wm", "s": 1, "m": 200, "i": False})  # a new owner, behind
+    assert rt.watermark(0) == 300  # marks only move forward
+    rt.set_mark(0, {"k": "wm", "s": 1, "m": None, "i": True})  # idle: left out
+    assert rt.watermark(0) == 500
+    rt.set_mark(0, {"k": "wm", "s": 0, "m": None, "i": True})
+    assert rt.watermark(0) == NO_BOUND
+
+
+def test_empty_partitions_are_idle_and_drained_ones_have_no_mark_after_a_restart() -> None:
+    rt = runtime()
+    marks = rt.due_marks({0: "empty", 1: "done"}, force=False)
+    assert marks == [{"k": "wm", "s": 0, "m": None, "i": True}]
+    rt.read_state(1, 0, 700, start=0)
+    assert rt.due_marks({1: "behind"}, force=False) == [{"k": "wm", "s": 1, "m": 700, "i": False}]
+    assert rt.due_marks({1: "behind"}, force=False) == []  # sent; not moved by an hour
+    assert len(rt.due_marks({0: "empty", 1: "behind"}, force=True)) == 2

@@ -27,7 +27,15 @@ from rta.rules import Adherence, Rules
 from rta.schedule import AgentSchedule, Part
 from rta.states import IN_SERVICE_STATES, LOGOUT, RTAS_NAMES, STATE_NAMES
 from rta.summary import build_summary
-from rta.timeline import LOGGED_OUT, EffectiveTimeline, IdentityTimeline, Reason, Value, effective
+from rta.timeline import (
+    LOGGED_OUT,
+    EffectiveTimeline,
+    Entry,
+    IdentityTimeline,
+    Reason,
+    Value,
+    effective,
+)
 
 Identity = tuple[str, str]
 OUT = Adherence.OUT
@@ -179,7 +187,9 @@ class AgentReducer:
             "agentId": self.agent_id,
             "acdAgentId": self.acd_agent_id,
             "identities": [
-                [server, acd, [[e.ts, e.eid, e.state, e.reason] for e in tl.entries]]
+                [server, acd, [[e.ts, e.eid, e.state, e.reason,
+                                *([e.pos, *e.copies] if e.pos is not None else [])]
+                               for e in tl.entries]]
                 for (server, acd), tl in sorted(self.identities.items())
             ],
             "schedule": [list(p) for p in self.schedule.parts],
@@ -202,8 +212,9 @@ class AgentReducer:
         agent.schedule = AgentSchedule(Part(*p) for p in snap["schedule"])
         for server, acd, entries in snap["identities"]:
             tl = IdentityTimeline()
-            for ts, eid, state, reason in entries:
-                tl.add(ts, state, reason, eid or None)
+            for ts, eid, state, reason, *places in entries:  # (places in the log)
+                for pos in places or [None]:
+                    tl.add(ts, state, reason, eid or None, pos)
             agent.add_identity((server, acd), tl)
         agent.alerts = AlertState.restore(snap["alerts"])
         agent.emitted = set(snap["emitted"])
@@ -357,13 +368,15 @@ class AgentReducer:
 
     # ------------------------------------------------------------------ inputs
     def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
-                    event_id: str | None, now: int | None = None, moved: bool = False
-                    ) -> list[Output]:
+                    event_id: str | None, now: int | None = None, moved: bool = False,
+                    pos: int | None = None) -> list[Output]:
         """``moved``: one of the retained events of an identity that moved here from
-        another agent (the floor check is left to the ``prune(at=...)`` that follows)."""
+        another agent (the floor check is left to the ``prune(at=...)`` that follows).
+        ``pos``: the event's place in the log, where it may arrive out of log order
+        (see rta.timeline)."""
         outs: list[Output] = []
         tl = self.identities[identity]
-        newest = tl.newest
+        newest = tl.newest_before(pos)
         if self.floor is not None and ts < self.floor and not moved:
             outs.append(Rejected(
                 f"event at {ts} is before the agent's retained history (days before "
@@ -374,15 +387,42 @@ class AgentReducer:
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
         else:
-            res = tl.add(ts, state, reason, event_id)
+            res = tl.add(ts, state, reason, event_id, pos)
             if res.status == "conflict":
                 outs.append(Rejected(
                     f"eventId {event_id!r} was already applied with another body"))
-            elif res.status == "applied" or res.replaced:
-                self._timeline_changed(ts, (state, reason) if res.status == "applied" else None)
+            else:
+                # entries later in the log that this event (or this copy of it, first
+                # in the log) puts beyond the horizon
+                gone = tl.late_after(pos, ts - self.ctx.horizon_ms)
+                if res.displaced is not None:
+                    outs.append(Rejected(
+                        f"eventId {event_id!r} was already applied with another body",
+                        self._state_json(identity, res.displaced)))
+                outs.extend(Rejected(
+                    f"event at {e.ts} is older than the lateness horizon "
+                    f"({self.ctx.horizon_ms // 1000} s before the identity's event {ts}, "
+                    "earlier in the log)", self._state_json(identity, e)) for e in gone)
+                if res.displaced is not None or gone:
+                    self.newest = max(t.newest for t in self._order if t.newest is not None)
+                    first = min([ts, *(e.ts for e in gone)] + (
+                        [res.displaced.ts] if res.displaced is not None else []))
+                    self._history_changed(first)
+                elif res.status == "applied" or res.replaced:
+                    self._timeline_changed(ts, (state, reason) if res.status == "applied"
+                                           else None)
         if now is not None:
             outs.extend(self.tick(now))
         return outs
+
+    def _state_json(self, identity: Identity, e: Entry) -> dict[str, Any]:
+        """An entry as the state event it came from (for a dead letter)."""
+        out = {"tenantId": self.ctx.tenant_id, "acdServerId": identity[0],
+               "acdAgentId": identity[1], "gisStateIdentifier": e.state, "timestamp": e.ts,
+               "reasonCode": e.reason}
+        if e.eid:
+            out["eventId"] = e.eid
+        return out
 
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
                        parts: list[Part], now: int | None = None) -> list[Output]:

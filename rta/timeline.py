@@ -2,7 +2,15 @@
 
 An identity's entries are kept sorted by ``(timestamp, eventId or "", state,
 reason string or "")``; of several entries at one instant the last is the
-state from that instant (the order never depends on arrival). The effective
+state from that instant (the order never depends on arrival).
+
+Where arrival and log order can differ (the stream worker: an identity's events
+reach its agent by different routing paths), each entry carries its place in
+the log (``pos``: input partition and offset), and what depends on log order is
+decided by it: of two bodies under one eventId the one first in the log is
+kept, and the lateness horizon compares an event with the events before it in
+the log (``newest_before``, ``late_after``). Without ``pos`` (``rta replay``),
+arrival order is log order. The effective
 timeline merges an agent's identities by multi-channel rank and holds only
 changes of (state, reason): its entries are the starts of maximal runs.
 """
@@ -26,6 +34,11 @@ class Entry(NamedTuple):
     state: int
     rkey: str
     reason: Reason
+    pos: int | None = None  # place in the log (None: before every entry with one)
+    copies: tuple[int, ...] = ()  # places of its later copies (duplicates) in the log
+
+    def before(self, pos: int) -> bool:
+        return self.pos is None or self.pos < pos
 
 
 class Applied(NamedTuple):
@@ -33,10 +46,11 @@ class Applied(NamedTuple):
 
     status: str  # "applied" | "duplicate" | "conflict"
     replaced: bool = False  # an equal id-less entry's reason was swapped to its int form
+    displaced: Entry | None = None  # the same eventId, later in the log, with another body
 
 
 class IdentityTimeline:
-    __slots__ = ("_ids", "_plain", "entries", "floor", "times")
+    __slots__ = ("_ids", "_plain", "entries", "floor", "max_pos", "times")
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
@@ -44,6 +58,7 @@ class IdentityTimeline:
         self._ids: dict[str, Entry] = {}
         self._plain: dict[tuple[int, int, str], int] = {}  # (ts, state, rkey) -> count marker
         self.floor: int | None = None  # exact from here on (see drop_before)
+        self.max_pos: int | None = None  # the latest place in the log applied
 
     @property
     def newest(self) -> int | None:
@@ -52,30 +67,92 @@ class IdentityTimeline:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, ts: int, state: int, reason: Reason, eid: str | None) -> Applied:
+    def add(self, ts: int, state: int, reason: Reason, eid: str | None,
+            pos: int | None = None) -> Applied:
         rkey = "" if reason is None else str(reason)
+        displaced = None
         if eid is not None:
             known = self._ids.get(eid)
             if known is not None:
                 same = known.ts == ts and known.state == state and known.rkey == rkey
-                return Applied("duplicate" if same else "conflict")
-            entry = Entry(ts, eid, state, rkey, reason)
+                earlier = pos is not None and known.pos is not None and pos < known.pos
+                if same:
+                    self._copy(known, pos)
+                    return Applied("duplicate")
+                if not earlier:
+                    return Applied("conflict")
+                self._remove(known)  # the log's first body under this id wins
+                displaced = known
+            entry = Entry(ts, eid, state, rkey, reason, pos)
             self._ids[eid] = entry
         else:
             key = (ts, state, rkey)
             if key in self._plain:
+                self._copy(self.entries[bisect_left(self.entries, (ts, "", state, rkey))], pos)
                 if isinstance(reason, int):
                     return Applied("duplicate", self._prefer_int(ts, state, rkey, reason))
                 return Applied("duplicate")
             self._plain[key] = 1
-            entry = Entry(ts, "", state, rkey, reason)
+            entry = Entry(ts, "", state, rkey, reason, pos)
+        if pos is not None and (self.max_pos is None or pos > self.max_pos):
+            self.max_pos = pos
         if not self.entries or self.entries[-1] < entry:
             self.entries.append(entry)
             self.times.append(ts)
         else:
             insort(self.entries, entry)
             self.times.insert(bisect_right(self.times, ts), ts)
-        return Applied("applied")
+        return Applied("applied", displaced=displaced)
+
+    def newest_before(self, pos: int | None) -> int | None:
+        """The newest timestamp of the entries before ``pos`` in the log (all of them
+        when ``pos`` is None or after every entry: arrival in log order)."""
+        if pos is None or self.max_pos is None or pos > self.max_pos:
+            return self.newest
+        return max((e.ts for e in self.entries if e.before(pos)), default=None)
+
+    def late_after(self, pos: int | None, limit: int) -> list[Entry]:
+        """Remove and return the copies of entries after ``pos`` in the log older than
+        ``limit`` (an entry with copies before ``pos`` stays, without those after):
+        an event that arrived late but comes first in the log puts them beyond the
+        lateness horizon (``limit`` = its timestamp - horizon)."""
+        if pos is None or self.max_pos is None or pos > self.max_pos:
+            return []
+        late = []
+        for e in [e for e in self.entries if e.ts < limit and e.pos is not None
+                  and (e.pos > pos or (e.copies and e.copies[-1] > pos))]:
+            first = e.pos if e.pos is not None else -1
+            gone = [c for c in (first, *e.copies) if c > pos]
+            late += [e._replace(pos=c, copies=()) for c in gone]
+            if first > pos:
+                self._remove(e)
+            else:
+                self._replace(e, e._replace(copies=tuple(c for c in e.copies if c < pos)))
+        return late
+
+    def _copy(self, known: Entry, pos: int | None) -> None:
+        """A duplicate of ``known`` at ``pos`` in the log: the first copy in the log is
+        the entry's place, the others are remembered (``late_after``)."""
+        if pos is None or known.pos is None or pos == known.pos or pos in known.copies:
+            return  # (the same record read again)
+        first, *rest = sorted((known.pos, *known.copies, pos))
+        self._replace(known, known._replace(pos=first, copies=tuple(rest)))
+        if self.max_pos is None or pos > self.max_pos:
+            self.max_pos = pos
+
+    def _remove(self, entry: Entry) -> None:
+        i = bisect_left(self.entries, entry[:4])
+        del self.entries[i]
+        del self.times[i]
+        if entry.eid:
+            self._ids.pop(entry.eid, None)
+        else:
+            self._plain.pop((entry.ts, entry.state, entry.rkey), None)
+
+    def _replace(self, old: Entry, new: Entry) -> None:
+        self.entries[bisect_left(self.entries, old[:4])] = new
+        if new.eid:
+            self._ids[new.eid] = new
 
     def _prefer_int(self, ts: int, state: int, rkey: str, reason: int) -> bool:
         i = bisect_left(self.entries, (ts, "", state, rkey))

@@ -497,7 +497,10 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     if too_far is not None:
                         futures.append(await to_deadletter(event, too_far))
                         continue
-                    compact = compact_state(ev)
+                    # with its place in the log: an identity's events can reach its agent
+                    # out of log order (rta.timeline)
+                    arrival = event.message.partition * 2**40 + event.message.offset
+                    compact = [*compact_state(ev), arrival]
                     ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
                     owner = owner_of(directory.get(ikey))
                     if owner is not None:
@@ -507,7 +510,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                         hold = holds.setdefault(ikey, {
                             "kind": "held", "tenant": ev.tenant_id, "server": ev.acd_server_id,
                             "acd": ev.acd_agent_id, "events": []})
-                        arrival = event.message.partition * 2**40 + event.message.offset
                         hold["events"].append([ev.timestamp, arrival, compact])
                 except Exception as exc:  # the worker never dies of input
                     log.exception("state event failed")
@@ -772,7 +774,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                          futures: list[Any]) -> list[Output]:
         kind, tenant = item["k"], item["t"]
         if kind == "s":
-            server, acd, state, ts, reason, eid = item["e"]
+            server, acd, state, ts, reason, eid, *pos = item["e"]
             to = None if "mv" in item else reducer.moved_to((server, acd))
             if to is not None:
                 # routed here by a directory entry read before the identity moved: on to
@@ -783,7 +785,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 return []
             reducer.add_identity((server, acd))
             return reducer.apply_state((server, acd), ts, state, reason, eid,
-                                       now if live else ts, moved="mv" in item)
+                                       now if live else ts, moved="mv" in item,
+                                       pos=pos[0] if pos else None)
         if kind == "ad":  # an identity moved here (its events, if any, follow)
             server, acd = item["i"]
             reducer.add_identity((server, acd))
@@ -805,7 +808,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             tl = reducer.remove_identity((server, acd), to)
             moved: list[dict[str, Any]] = [{"k": "ad", "t": tenant, "a": to, "i": [server, acd]}]
             moved += [{**state_item(tenant, to, [server, acd, e.state, e.ts, e.reason,
-                                                e.eid or None])[1], "mv": 1}
+                                                 e.eid or None, e.pos])[1], "mv": 1}
                      for e in (tl.entries if tl is not None else [])]
             if tl is not None and tl.floor is not None:
                 # the days before the floor of the agent it leaves cannot be

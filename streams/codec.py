@@ -69,7 +69,7 @@ def compact_state(ev: StateEvent) -> list[Any]:
 
 def state_json(tenant: str, compact: list[Any]) -> dict[str, Any]:
     """The public (rta.agent-state) form of a compact state event."""
-    server, acd, state, ts, reason, eid = compact
+    server, acd, state, ts, reason, eid = compact[:6]  # (a 7th: its place in the log)
     out = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
            "gisStateIdentifier": state, "timestamp": ts, "reasonCode": reason}
     if eid is not None:

@@ -40,7 +40,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
 from faust.types import TP
 
-from rta.agent import AgentReducer, TenantContext
+from rta.agent import MAX_TS, AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.engine import bound_hold, future_rejection, hold_overflow_reason
 from rta.models import InputError, parse_schedule
@@ -64,7 +64,7 @@ from streams.settings import WorkerSettings
 log = logging.getLogger("rta.worker")
 SLICE_SECONDS = 0.01  # timers yield the event loop after this much work
 HOUR_MS = 3_600_000
-NO_BOUND = 1 << 62  # the watermark when every input partition is idle
+NO_BOUND = MAX_TS  # the watermark when every input partition is idle
 
 
 class _At:
@@ -131,7 +131,7 @@ class Runtime:
         # state partition -> [next offset, newest event time before it, {offset: event
         # time} of records routed past a hole]; reset at each assignment
         self.contig: dict[int, list[Any]] = {}
-        self.marks_sent: dict[int, tuple[int | None, bool, float]] = {}
+        self.marks_sent: dict[int, tuple[int | None, bool]] = {}  # (hour, idle)
         self.started = time.monotonic()
         self.marks_forced = 0.0  # when every mark was last sent again
         # reducers: per agent-input partition, each state partition's mark (newest
@@ -176,9 +176,8 @@ class Runtime:
             if newest is None and not idle:
                 continue
             hour = None if newest is None else newest // HOUR_MS
-            last = self.marks_sent.get(part)
-            if force or last is None or (hour, idle) != last[:2]:
-                self.marks_sent[part] = (hour, idle, at)
+            if force or self.marks_sent.get(part) != (hour, idle):
+                self.marks_sent[part] = (hour, idle)
                 out.append({"k": "wm", "s": part, "m": newest, "i": idle})
         return out
 
@@ -631,17 +630,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     # schedule topic: one read again (at-least-once, after a crash or a
                     # rebalance there) must not undo a mapping another partition's
                     # message made since
-                    src, offset = (str(x) for x in upd.get("src", ("", -1)))
                     seen = dict(entry[1]) if entry is not None else {}
-                    if src in seen and int(offset) <= seen[src]:
+                    src, offset = upd.get("src") or (None, None)  # (no src: the first format)
+                    if src is not None and seen.get(str(src), -1) >= offset:
                         agent = owner  # read again: the mapping stays (held events go)
                     else:
-                        seen[src] = int(offset)
-                        if owner != agent:  # the agent adopts it (its events follow)
+                        if src is not None:
+                            seen[str(src)] = offset
+                        if owner is None:  # the agent adopts it (its events follow)
                             forwards.setdefault(rt.partition_of(agent_key(tenant, agent)),
                                                 []).append({"k": "ad", "t": tenant, "a": agent,
                                                             "i": [server, acd]})
-                        if owner is not None and owner != agent:  # the identity moves
+                        elif owner != agent:  # it moves: the owner hands it over ("m")
                             forwards.setdefault(rt.partition_of(agent_key(tenant, owner)),
                                                 []).append({"k": "m", "t": tenant, "a": owner,
                                                             "i": [server, acd], "to": agent})

@@ -378,10 +378,14 @@ class AgentReducer:
         tl = self.identities[identity]
         newest = tl.newest_before(pos)
         if self.floor is not None and ts < self.floor and not moved:
+            cal = self.ctx.calendar
+            day = cal.iso(cal.ordinal(ts))
             outs.append(Rejected(
                 f"event at {ts} is before the agent's retained history (days before "
-                f"{self.ctx.calendar.iso(self.ctx.calendar.ordinal(self.floor))} are final: "
-                f"more than the lateness horizon before the agent's newest event)"))
+                f"{cal.iso(cal.ordinal(self.floor))} are final: more than the lateness "
+                "horizon before the agent's newest event and the input watermark); with a "
+                f"history database, run `rta recompute --tenant {self.ctx.tenant_id} --from "
+                f"{day} --to {day} --agent {self.agent_key}` to apply it"))
         elif newest is not None and ts < newest - self.ctx.horizon_ms:
             outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "

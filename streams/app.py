@@ -29,6 +29,7 @@ import contextlib
 import heapq
 import logging
 import os
+import threading
 import time
 import weakref
 from types import SimpleNamespace
@@ -93,12 +94,45 @@ def stop_unacked(step: str, exc: BaseException) -> NoReturn:
     os._exit(70)  # EX_SOFTWARE
 
 
+class FreezeWatch:
+    """Tells whether this process was frozen (SIGSTOP, a suspended VM) for longer than
+    the group's session timeout: then the group may have given its partitions to
+    another worker meanwhile, and anything it writes now (a table entry, a summary)
+    could overwrite the newer state of their new owner (a zombie). A thread beats
+    every 0.1 s; a gap longer than the limit between two beats, or since the last
+    one, means the whole process stood still (the event loop alone being busy does
+    not stop the thread)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.beat = time.monotonic()
+        self.frozen_for = 0.0
+        threading.Thread(target=self._run, name="rta-freeze-watch", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.1)
+            at = time.monotonic()
+            if at - self.beat > self.limit:
+                self.frozen_for = max(self.frozen_for, at - self.beat)
+            self.beat = at
+
+    def check(self) -> None:
+        """Stop the process (see ``stop_unacked``) if it was frozen."""
+        gap = max(self.frozen_for, time.monotonic() - self.beat)
+        if gap > self.limit:
+            stop_unacked("writing", RuntimeError(
+                f"this process stood still for {gap:.1f} s, longer than the session "
+                f"timeout ({self.limit} s): its partitions may be another worker's now"))
+
+
 class Runtime:
     """What one worker keeps in memory: reducers of its partitions, timers."""
 
     def __init__(self, settings: WorkerSettings, tenants: TenantsConfig) -> None:
         self.settings = settings
         self.tenants = tenants
+        self.freeze = FreezeWatch(settings.broker_session_timeout)
         self.contexts: dict[str, TenantContext] = {}
         self.reducers: dict[str, AgentReducer] = {}
         self.deadlines: list[tuple[int, str]] = []  # (when, agent key), a heap
@@ -371,6 +405,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         whole batch (its ``take_events`` acks in a ``finally``), losing what was not
         done. So the worker stops at once, before anything of the batch is acked or
         committed; restarted, it reads the batch again from the committed offsets."""
+        rt.freeze.check()
         try:
             await body(events)
         except Exception as exc:
@@ -379,6 +414,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def send_items(by_partition: dict[int, list[Any]]) -> list[Any]:
         """Send agent-input items, one record per partition and chunk (at most
         ``items_per_record`` items and about 256 kB: schedules can be large)."""
+        rt.freeze.check()
         futures = []
         size = settings.items_per_record
         for part, items in by_partition.items():
@@ -405,6 +441,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         so batches (``take_events``) and timers can write too (faust's own table
         writes need the current stream event, faust #497), and the send goes straight
         to the producer (faust's buffered changelog send resolves late)."""
+        rt.freeze.check()
         # the RocksDB store picks its per-partition database from the current event:
         # stand in one of this partition
         stand_in = _At(partition)
@@ -910,6 +947,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     @app.timer(interval=settings.tick_seconds)
     async def alert_timer() -> None:
+        rt.freeze.check()
         now = now_ms()
         decided: list[tuple[str, AgentReducer, list[AlertOut]]] = []
         for akey in list(rt.resend):  # restored outboxes: sent again, identical
@@ -957,6 +995,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     @app.timer(interval=settings.emit_seconds)
     async def emit_summaries() -> None:
+        rt.freeze.check()
         now = now_ms()
         pending, rt.pending = rt.pending, set()
         slice_end = time.perf_counter() + SLICE_SECONDS

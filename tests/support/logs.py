@@ -9,9 +9,11 @@ hash to different input partitions) and identities known late, it adds:
 - events without an ``eventId`` (absent or empty: deduplicated by content),
 - an identity that moves: one agent's chat channel belongs to another agent
   from the second season on (named by the other agent's schedules only),
-- late events that cross the season jump: a few first-season events delivered
-  after second-season ones, within their identity's lateness horizon of 7 days
-  only when the identity had no second-season event yet.
+- late events that cross the season jump: a few first-season events of chat
+  channels delivered after second-season events of other identities, but before
+  any second-season event of their own input partition (so before the input
+  watermark passes them: ARCHITECTURE.md, "Watermarks"; later than that they
+  would be late beyond what the worker keeps).
 
 The log is a function of the seed; ``describe`` prints what a seed holds.
 """
@@ -23,13 +25,17 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
+from rta_cli.kafka_tools import record_key
 from rta_cli.simulate import CentreSpec, generate
 
 TENANTS_TOML = ('[tenants.northwind]\ntime_zone = "America/Chicago"\n'
                 'alert_after_seconds = 2\n')
 
 
-def hostile_log(seed: int, agents: int = 8, days: int = 2) -> list[dict[str, Any]]:
+def hostile_log(seed: int, agents: int = 8, days: int = 2,
+                partitions: int = 4) -> list[dict[str, Any]]:
     rng = random.Random(seed)
 
     def season(start: date, sub: int) -> list[dict[str, Any]]:
@@ -56,20 +62,26 @@ def hostile_log(seed: int, agents: int = 8, days: int = 2) -> list[dict[str, Any
                 body.pop("eventId", None)
             else:
                 body["eventId"] = ""
-    # a few spring events of the chat channels held back until after the season jump:
-    # those identities have no fall event before them, so their own horizon admits them
+    # a few spring events of the chat channels held back until after the season jump,
+    # each before the first fall event of its input partition
     chats = [i for i, r in enumerate(spring) if r["kind"] == "state"
              and r["body"]["acdServerId"] == "2"]
-    cut = len(spring) + len(fall) // 10
     late = sorted(rng.sample(chats, min(len(chats), 6)), reverse=True)
     moved = [records.pop(i) for i in late]
     for rec in moved:
-        ident = rec["body"]["acdAgentId"]
+        part = partition_of(record_key("state", rec["body"]), partitions)
         first_fall = next((j for j in range(len(spring) - len(moved), len(records))
-                           if records[j]["kind"] == "state"
-                           and records[j]["body"]["acdAgentId"] == ident), len(records))
-        records.insert(min(cut, first_fall), rec)
+                           if records[j]["kind"] == "state" and partition_of(
+                               record_key("state", records[j]["body"]), partitions) == part),
+                          len(records))
+        records.insert(rng.randint(len(spring) - len(moved), first_fall), rec)
     return records
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The input partition the producer's default partitioner gives ``key``."""
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(key, every, every))
 
 
 def _move_one_chat(rng: random.Random, fall: list[dict[str, Any]]) -> None:

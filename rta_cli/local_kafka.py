@@ -204,8 +204,9 @@ class KafkaBroker(LoopbackBroker):
         conf = self._write_config()
         if not (self.data_dir / "logs" / "meta.properties").is_file():
             proc = subprocess.run(
-                self._java(java, libs, "kafka.tools.StorageTool", "format", "-t",
-                           _cluster_id(), "-c", str(conf), heap="-Xmx256m"),
+                # (``=``: an id may begin with "-", which argparse takes for an option)
+                self._java(java, libs, "kafka.tools.StorageTool", "format",
+                           f"--cluster-id={_cluster_id()}", "-c", str(conf), heap="-Xmx256m"),
                 capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if proc.returncode != 0:
                 raise BrokerError(f"kafka-storage format failed (exit {proc.returncode}): "

@@ -92,3 +92,16 @@ def test_without_maven_and_no_cache_the_error_says_so(monkeypatch: pytest.Monkey
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BrokerError, match=r"needs Maven \(mvn\).*apt-get install maven"):
         local_kafka.classpath()
+
+
+def test_a_cluster_id_that_begins_with_a_dash_formats(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """One random cluster id in 64 begins with "-" (URL-safe base64), which the format
+    tool's argument parser took for an option: the broker failed to start."""
+    import base64
+
+    dash = base64.urlsafe_b64encode(b"\xf8" + bytes(15)).decode().rstrip("=")
+    assert dash.startswith("-")
+    monkeypatch.setattr(local_kafka, "_cluster_id", lambda: dash)
+    with KafkaBroker(log=tmp_path / "broker.log") as broker:
+        assert (broker.data_dir / "logs" / "meta.properties").read_text().count(dash) == 1

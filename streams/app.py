@@ -378,17 +378,23 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         msg_gen = getattr(event.message, "generation_id", gen)
         return msg_gen != gen or generation() != gen or not app.flow_control.is_active()
 
+    async def send(topic: Any, **kw: Any) -> Any:
+        """Every record the worker writes (outputs, internal topics, changelogs) goes
+        through here: none after the process stood still (``FreezeWatch``)."""
+        rt.freeze.check()
+        return await topic.send(**kw)
+
     async def to_deadletter(event: Any, reason: str, value: bytes | None = None) -> Any:
         """Send the event's message to the dead-letter topic; returns the delivery future."""
         msg = event.message
         rt.count("deadletter")
-        return await deadletter_out.send(key=msg.key, value=dead_letter(
+        return await send(deadletter_out, key=msg.key, value=dead_letter(
             msg.topic, msg.partition, msg.offset, msg.key,
             msg.value if value is None else value, reason, now_ms()))
 
     async def reject(source_key: bytes | None, rej: Rejected, topic_name: str) -> Any:
         rt.count("deadletter")
-        return await deadletter_out.send(key=source_key, value=dead_letter(
+        return await send(deadletter_out, key=source_key, value=dead_letter(
             topic_name, None, None, source_key, encode(rej.payload), rej.reason, now_ms()))
 
     async def delivered(futures: list[Any]) -> None:
@@ -414,7 +420,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def send_items(by_partition: dict[int, list[Any]]) -> list[Any]:
         """Send agent-input items, one record per partition and chunk (at most
         ``items_per_record`` items and about 256 kB: schedules can be large)."""
-        rt.freeze.check()
         futures = []
         size = settings.items_per_record
         for part, items in by_partition.items():
@@ -428,7 +433,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 chunk.append(data)
                 nbytes += len(data)
                 if len(chunk) >= size or nbytes >= 256 * 1024 or i == len(items) - 1:
-                    futures.append(await agent_input.send(
+                    futures.append(await send(agent_input,
                         key=f"{first['t']}:{first['a']}".encode(),
                         value=b'{"items":[' + b",".join(chunk) + b"]}", partition=part))
                     chunk, nbytes, first = [], 0, None
@@ -441,7 +446,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         so batches (``take_events``) and timers can write too (faust's own table
         writes need the current stream event, faust #497), and the send goes straight
         to the producer (faust's buffered changelog send resolves late)."""
-        rt.freeze.check()
         # the RocksDB store picks its per-partition database from the current event:
         # stand in one of this partition
         stand_in = _At(partition)
@@ -453,7 +457,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 tbl.data[key] = value
         finally:
             _current_event.reset(token)
-        return await tbl.changelog_topic.send(
+        return await send(tbl.changelog_topic,
             key=key, value=value, partition=partition, key_serializer=tbl.key_serializer,
             value_serializer="raw" if value is None else tbl.value_serializer,
             callback=tbl._on_changelog_sent)
@@ -465,7 +469,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             from streams.recompute import schedule_digest
 
             rt.count("recompute_requests")
-            return await recompute_topic.send(key=o.key.encode(), value=encode({
+            return await send(recompute_topic, key=o.key.encode(), value=encode({
                 "tenantId": o.tenant_id, "agentKey": o.agent_key, "first": o.first,
                 "last": o.last, "scheduleSha256": schedule_digest(item["b"])}))
         return await reject(None, Rejected(
@@ -480,7 +484,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         marks = rt.due_marks(progress, force)
         if marks:
             value = encode({"items": marks})
-            await delivered([await agent_input.send(key=b"wm", value=value, partition=q)
+            await delivered([await send(agent_input, key=b"wm", value=value, partition=q)
                              for q in range(p)])
 
     @app.timer(interval=1.0)
@@ -552,7 +556,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     futures.append(await to_deadletter(event, f"internal error: {exc!r}"))
             futures += await send_items(forwards)
             for ikey, hold in holds.items():
-                futures.append(await directory_topic.send(key=ikey.encode(), value=encode(hold)))
+                futures.append(await send(directory_topic, key=ikey.encode(), value=encode(hold)))
             await delivered(futures)
             # after what it marks: an agent-input partition sees a state partition's
             # mark after every event routed straight to it from before that mark
@@ -603,7 +607,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             # comes after every schedule of this batch that names the identity
             futures += await send_items(forwards)
             await delivered(futures)
-            await delivered([await directory_topic.send(key=k, value=v) for k, v in dirs])
+            await delivered([await send(directory_topic, key=k, value=v) for k, v in dirs])
             rt.mark_upstream(events)
 
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
@@ -792,7 +796,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         for fut, akey, reducer, alerts in saved:
             if fut is None or generation() != gen or rt.reducers.get(akey) is not reducer:
                 continue
-            sent += [await alerts_out.send(key=o.key.encode(), value=encode(o.alert))
+            sent += [await send(alerts_out, key=o.key.encode(), value=encode(o.alert))
                      for o in alerts]
             done.append((akey, reducer, alerts))
         await delivered(sent)
@@ -928,7 +932,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 if not stale(event, gen):
                     await reduce_record(event, now, futures, statuses, touched, alerts)
             for st in statuses.values():  # compacted: superseded by the next one
-                await status_out.send(key=st.key.encode(), value=encode(st.status))
+                await send(status_out, key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
             if generation() != gen:
                 return  # rebalanced meanwhile: these reducers were forgotten, see stale()
@@ -976,7 +980,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 decided.append((akey, reducer, fired))
             for o in outs:
                 if isinstance(o, StatusOut):
-                    await status_out.send(key=o.key.encode(), value=encode(o.status))
+                    await send(status_out, key=o.key.encode(), value=encode(o.status))
             rt.pending.add(akey)
             rt.schedule_deadline(akey, reducer, now)
         if decided:
@@ -1027,7 +1031,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             for out in outs:
                 value = None if out.summary is None else encode(
                     {**out.summary, "asOf": now if live else reducer.newest})
-                sent.append(await adherence_out.send(key=out.key.encode(), value=value))
+                sent.append(await send(adherence_out, key=out.key.encode(), value=value))
                 rt.count("summaries")
             watermark = rt.watermark(rt.partition_of(akey))
             if watermark is not None and reducer.prune(watermark=watermark):

@@ -13,15 +13,16 @@ rebalances around a frozen member), or nothing. Then:
 - the alerts keep their rules (docs/SEMANTICS.md, "Alerts");
 - the group's committed offsets reach the end of each input partition.
 
-Not in CI yet: it runs when ``RTA_STREAM_SEEDS`` is set (``1-3``, or ``100-149``
+Not in CI yet: it runs when ``RTA_STREAM_SEEDS`` is set (``1-4``, or ``100-149``
 for a deep run; the first seed on Tansu too), because it still fails (issue 15
-open). Seen last: an identity's events reach its reducer out of their log order
-when they take different routing paths (the router's directory hit, the
-directory hop for a miss, the hand-over of a moved identity), and the lateness
-horizon then rejects an earlier event after a later one (a March chat event
-after October ones); with faults, more. A failure names its seed and its faults,
-and leaves the reducers' snapshots, the held events and the directory beside
-the workers' logs.
+open). Seen last (seeds 1-4, 3 rounds): seeds with a worker that starts while
+no backlog is visible raise no alert at all (alerts are still decided at the
+worker clock once a partition looks caught up, and a reducer first evaluated
+at the worker clock raises nothing for the past), and now and then one agent-day
+differs after kills (an agent left logged in: an event not applied, no dead
+letter). A failure names its seed and its faults, and leaves the reducers'
+snapshots, the held events, the directory and the agent-input records beside the
+workers' logs.
 """
 
 from __future__ import annotations

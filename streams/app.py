@@ -195,18 +195,19 @@ class Runtime:
         """The marks to send now of these (assigned) state partitions, each ``empty``
         (nothing was ever written to it), ``done`` (read to its end) or ``behind``. A
         partition's mark is the newest event time read from it in this process; ``i``
-        (idle) when it is empty, or done and silent for ``watermark_idle_seconds``:
-        then it does not hold the watermark back. A partition with neither (read to its
-        end before a restart) has no mark yet, and holds the watermark back until it
-        has one. Sent when the mark moves by an hour or changes idleness, and every
+        (idle) when it is empty or read to its end, and silent for
+        ``watermark_idle_seconds``: then it does not hold the watermark back. (Not an
+        empty one at once: a producer may write old events to it later, as one of
+        the randomized test's chunked logs did.) A partition with neither (read to
+        its end before a restart) has no mark yet, and holds the watermark back until
+        it has one. Sent when the mark moves by an hour or changes idleness, and every
         ``watermark_seconds`` (``force``)."""
         at = time.monotonic()
         out = []
         for part, where in progress.items():
             newest = self.source_max.get(part)
             silent = at - self.source_seen.get(part, self.started)
-            idle = where == "empty" or (
-                where == "done" and silent >= self.settings.watermark_idle_seconds)
+            idle = where != "behind" and silent >= self.settings.watermark_idle_seconds
             if newest is None and not idle:
                 continue
             hour = None if newest is None else newest // HOUR_MS

@@ -37,11 +37,15 @@ def test_the_watermark_is_unknown_until_every_partition_has_a_mark() -> None:
     assert rt.watermark(0) == NO_BOUND
 
 
-def test_empty_partitions_are_idle_and_drained_ones_have_no_mark_after_a_restart() -> None:
+def test_silent_partitions_become_idle_and_drained_ones_have_no_mark_after_a_restart(
+        ) -> None:
     rt = runtime()
+    assert rt.due_marks({0: "empty", 1: "done"}, force=False) == []  # no mark yet
+    rt.started -= rt.settings.watermark_idle_seconds  # silent for that long
     marks = rt.due_marks({0: "empty", 1: "done"}, force=False)
-    assert marks == [{"k": "wm", "s": 0, "m": None, "i": True}]
-    rt.read_state(1, 0, 700, start=0)
+    assert marks == [{"k": "wm", "s": 0, "m": None, "i": True},
+                     {"k": "wm", "s": 1, "m": None, "i": True}]
+    rt.read_state(1, 0, 700, start=0)  # input again: no longer idle
     assert rt.due_marks({1: "behind"}, force=False) == [{"k": "wm", "s": 1, "m": 700, "i": False}]
     assert rt.due_marks({1: "behind"}, force=False) == []  # sent; not moved by an hour
     assert len(rt.due_marks({0: "empty", 1: "behind"}, force=True)) == 2

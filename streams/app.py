@@ -149,9 +149,6 @@ class Runtime:
         self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
-        # agent -> offset of the last agent-input record applied to it, saved in its
-        # snapshot: a record read again (at-least-once) is not applied twice
-        self.applied: dict[str, int] = {}
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
         # the routers' inputs (state, schedule, directory topics): last offset done
@@ -752,8 +749,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
             else:
                 reducer = AgentReducer.restore(ctx, snap)
-                if snap.get("inputOffset") is not None:
-                    rt.applied[akey] = snap["inputOffset"]
                 if snap.get("outbox"):
                     rt.outbox[akey] = [AlertOut(tenant, akey[len(tenant) + 1:], alert)
                                        for alert in snap["outbox"]]
@@ -776,7 +771,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         if rt.reducers.get(akey) is not reducer:
             return None
         snap = reducer.snapshot()
-        snap["inputOffset"] = rt.applied.get(akey)
         unsent = rt.outbox.get(akey)
         if unsent:
             snap["outbox"] = [o.alert for o in unsent]
@@ -881,19 +875,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         # backlog (after a restart, say), they are evaluated in event time, so
         # the runs inside the backlog raise the alerts they raised live.
         live = rt.caught_up(partition)
-        offset = event.message.offset
-        done: set[str] = set()
         for item in items:
             try:
                 akey = agent_key(item["t"], item["a"])
                 reducer = reducer_for(akey, item["t"])
-                if offset <= rt.applied.get(akey, -1):
-                    # in its snapshot already: moves and schedules applied twice, out of
-                    # their order, would undo what later records did
-                    rt.count("skipped")
-                    continue
                 touched[akey] = reducer
-                done.add(akey)
                 outs = await apply_item(item, reducer, live, now, futures)
             except Exception as exc:
                 log.exception("agent input item failed")
@@ -912,8 +898,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     futures.append(await reject(None, o, settings.topic_state))
                 elif isinstance(o, RecomputeNeeded):
                     futures.append(await recompute_needed(o, item))
-        for akey in done:  # (a record may hold several items of one agent)
-            rt.applied[akey] = offset
         rt.count("applied", len(items))
 
     @app.agent(agent_input)
@@ -1071,7 +1055,6 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.pending.discard(akey)
             rt.outbox.pop(akey, None)
             rt.resend.discard(akey)
-            rt.applied.pop(akey, None)
 
     def purge(tps: Any) -> None:
         """Drop table entries of partitions no longer assigned from a memory store.

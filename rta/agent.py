@@ -65,12 +65,15 @@ class AlertState:
     evaluation time and where the timeline changed since the last evaluation.
     Everything else is read off the timeline again."""
 
-    __slots__ = ("covered", "cursor", "dirty_from", "open_start", "origin", "pending",
-                 "run_start")
+    __slots__ = ("blind", "covered", "cursor", "dirty_from", "open_start", "origin",
+                 "pending", "run_start")
 
     def __init__(self) -> None:
         self.cursor: int | None = None  # evaluated up to and including this instant
         self.origin: int | None = None  # first evaluation: runs over by then raise nothing
+        # the origin was set by an evaluation that saw no state event of the agent (a
+        # timer tick after a schedule): the first events lower it (see _eval_alerts)
+        self.blind = False
         self.covered: list[list[int]] = []  # ended alerts [start, end), sorted, disjoint
         self.open_start: int | None = None  # run with ALERT_STARTED and no ALERT_ENDED
         self.pending: int | None = None  # uncovered OUT run holding at cursor, below threshold
@@ -106,6 +109,7 @@ class AlertState:
             st.covered = [list(c) for c in snap["covered"]]
             st.pending, st.run_start = snap["pending"], snap["runStart"]
             st.dirty_from = snap["dirtyFrom"]
+            st.blind = bool(snap.get("blind", False))
             return st
         # the first format, [cursor, run start, open alert, last ended alert, recheck]:
         # nothing before its cursor is revisited (as then), and the last ended alert
@@ -195,7 +199,8 @@ class AgentReducer:
             "schedule": [list(p) for p in self.schedule.parts],
             "alerts": {"cursor": st.cursor, "origin": st.origin, "open": st.open_start,
                        "covered": [list(c) for c in st.covered], "pending": st.pending,
-                       "runStart": st.run_start, "dirtyFrom": st.dirty_from},
+                       "runStart": st.run_start, "dirtyFrom": st.dirty_from,
+                       "blind": st.blind},
             "emitted": sorted(self.emitted),
             "status": list(self.last_status) if self.last_status is not None else None,
             "floor": self.floor,
@@ -807,6 +812,19 @@ class AgentReducer:
         st = self.alerts
         if st.cursor is not None:
             now = max(now, st.cursor)  # an evaluation never goes back in time
+            if st.blind:
+                first = self._earliest()
+                if first is not None:
+                    # alerting started before any event of the agent was known (a tick
+                    # at the worker clock, its schedule read before its events): it
+                    # starts at its earliest event instead, as it would have if the
+                    # events had come first, so which runs alert does not depend on
+                    # when the first tick came
+                    st.blind = False
+                    if st.origin is not None and first < st.origin:
+                        st.origin = first
+                        st.dirty_from = first if st.dirty_from is None else min(
+                            st.dirty_from, first)
             if now == st.cursor and st.dirty_from is None:
                 return []
         outs: list[AlertOut] = []
@@ -815,6 +833,7 @@ class AgentReducer:
         if st.cursor is None:
             if st.origin is None:
                 st.origin = now
+                st.blind = self._earliest() is None
             # only the run holding at ``now`` ends after the first evaluation
             x = self._out_run_start(now)
             p, p_is_run_start = (now, False) if x is None else (x, True)

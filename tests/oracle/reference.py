@@ -816,7 +816,9 @@ def reference_alerts(steps: list[dict], tenants: dict[str, dict] | None = None,
       runs; in start order, a run holding at ``now`` that lasted its threshold
       (``now - start``) starts an alert, an ended run that lasted its threshold
       starts and ends one, unless it ended at or before the agent's first
-      evaluation.
+      evaluation; when the agent had no state event at its first evaluation,
+      alerting starts at the earliest of its events at the first evaluation that
+      has any, if that is earlier.
     """
     tenants = tenants or {}
     configs: dict = {}
@@ -834,13 +836,19 @@ def reference_alerts(steps: list[dict], tenants: dict[str, dict] | None = None,
                 configs[tenant] = _TenantConfig(tenants.get(tenant), default_time_zone)
             cfg = configs[tenant]
             book = books.setdefault(agent, {"first": None, "last": None, "ended": [],
-                                            "open": None})
+                                            "open": None, "blind": False})
             now = item["now"] if book["last"] is None else max(item["now"], book["last"])
             book["last"] = now
-            if book["first"] is None:
-                book["first"] = now
             identities = sorted((i for i, a in inputs.directory.items() if a == agent),
                                 key=lambda i: (i[1], i[2]))
+            earliest = min((e.ts for i in identities for e in inputs.events.get(i, [])),
+                           default=None)
+            if book["first"] is None:
+                book["first"] = now
+                book["blind"] = earliest is None
+            elif book["blind"] and earliest is not None:
+                book["blind"] = False
+                book["first"] = min(book["first"], earliest)
             parts_all = inputs.schedules.get(agent, [])
             outs = _out_intervals(identities, inputs.events, parts_all, cfg, now)
 

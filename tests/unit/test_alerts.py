@@ -325,6 +325,40 @@ def test_ended_runs_between_evaluations_are_caught_up_even_long_after() -> None:
     assert alerts(e2.tick(t(11))) == []
 
 
+def test_a_tick_before_any_event_does_not_silence_the_backlog() -> None:
+    """A worker reads an agent's schedule, ticks it at the worker clock (23:00, no
+    event of the agent known yet), then reads its backlog, each event evaluated at its
+    own time (which counts as 23:00: time never goes back). Alerting starts at the
+    earliest event, not at the tick (issue 15: the routers read the schedule and
+    state topics at their own pace, so whether the tick came first was timing, and
+    it silenced every past run). Each event is evaluated on the timeline as then
+    known, so the runs are those of that moment (catch-up, SEMANTICS.md)."""
+    backlog = [(t(9), 3), (t(9, 30), 2), (t(9, 40), 3), (t(10), 2)]
+    ticked = engine()
+    assert alerts(ticked.tick(t(23))) == []  # nothing known: nothing to raise
+    got = [a for at, gis in backlog for a in alerts(state(ticked, at, gis))]
+    assert got == [
+        # READY from 9:00 all day, as known after the first event: OUT on the break
+        ("ALERT_STARTED", t(12), None), ("ALERT_ENDED", t(12), t(12, 15)),
+        # NOT_READY from 9:30 on: OUT up to the break, and after it (its time up to
+        # 12:15 is covered: a run of its own from there)
+        ("ALERT_STARTED", t(9, 30), None), ("ALERT_ENDED", t(9, 30), t(12)),
+        ("ALERT_STARTED", t(12, 15), None), ("ALERT_ENDED", t(12, 15), t(17))]
+    # the same across a snapshot taken before the events came
+    blind = engine()
+    blind.tick(t(23))
+    reducer = blind.agents[("t", "7")]
+    blind.agents[("t", "7")] = AgentReducer.restore(
+        reducer.ctx, orjson.loads(orjson.dumps(reducer.snapshot())))
+    assert [a for at, gis in backlog for a in alerts(state(blind, at, gis))] == got
+    # an agent whose events came before its first evaluation: runs over by then
+    # still raise nothing (a cold start does not flood the past)
+    cold = engine()
+    for at, gis in backlog:
+        state(cold, at, gis, now=None)
+    assert alerts(cold.tick(t(23))) == []
+
+
 def test_an_evaluation_earlier_than_the_last_one_counts_at_the_last_one() -> None:
     e = engine()
     state(e, t(9), 3)

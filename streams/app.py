@@ -649,6 +649,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                             forwards.setdefault(rt.partition_of(agent_key(tenant, owner)),
                                                 []).extend(state_item(tenant, owner, e)[1]
                                                            for _, _, e in upd["events"])
+                            log.info("forwarding %d events of %s to agent %s",
+                                     len(upd["events"]), ikey, owner)
                             continue
                         # hold, bounded by count and event-time span; a replayed record
                         # (at-least-once) adds nothing: entries are unique by arrival
@@ -663,6 +665,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                                 state_json(tenant, e)), settings.topic_state))
                         holds[ikey] = (part, items)
                         rt.count("held", len(upd["events"]))
+                        log.info("holding %d events of %s (%d held)", len(upd["events"]),
+                                 ikey, len(items))
                         continue
                     agent = upd["agent"]
                     # the schedule message that names the identity, by its place in the
@@ -691,6 +695,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                             state_item(tenant, agent, e)[1]
                             for _, _, e in sorted(items, key=lambda x: x[1]))
                         rt.count("released", len(items))
+                        log.info("releasing %d held events of %s to agent %s", len(items),
+                                 ikey, agent)
                         holds[ikey] = (part, None)
                 except Exception as exc:
                     log.exception("directory update failed")
@@ -806,8 +812,13 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         await delivered([f for f in cleared if f is not None])
 
 
-    async def apply_item(item: dict[str, Any], reducer: AgentReducer, live: bool, now: int,
+    async def apply_item(item: dict[str, Any], reducer: AgentReducer, now: int,
                          futures: list[Any]) -> list[Output]:
+        """Apply one agent-input item. Inputs are evaluated in event time (a state event
+        at its own timestamp, never later than the worker clock ``now``; a schedule or a
+        move not at all): what an input decides depends on the log, not on when it was
+        read. Only the alert timer evaluates at the worker clock, for agents whose
+        input has no backlog (docs/ARCHITECTURE.md, "Time")."""
         kind, tenant = item["k"], item["t"]
         if kind == "s":
             server, acd, state, ts, reason, eid, *pos = item["e"]
@@ -821,7 +832,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 return []
             reducer.add_identity((server, acd))
             return reducer.apply_state((server, acd), ts, state, reason, eid,
-                                       now if live else ts, moved="mv" in item,
+                                       min(ts, now), moved="mv" in item,
                                        pos=pos[0] if pos else None)
         if kind == "ad":  # an identity moved here (its events, if any, follow)
             server, acd = item["i"]
@@ -837,7 +848,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 msg.from_ts, msg.to_ts,
                 ((a.activity_type, a.start, a.end) for a in msg.activities), reducer.ctx.rules)
             return reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
-                                          msg.to_ts, parts, now if live else None)
+                                          msg.to_ts, parts, None)
         if kind == "m":  # the identity belongs to another agent now: its events follow
             server, acd = item["i"]
             to = item["to"]
@@ -851,7 +862,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 # recomputed where it goes: they become final there too
                 moved.append({"k": "fl", "t": tenant, "a": to, "f": tl.floor})
             futures += await send_items({rt.partition_of(agent_key(tenant, to)): moved})
-            return reducer.tick(now) if live else []
+            return []
         raise ValueError(f"unknown internal item kind {kind!r}")
 
     async def reduce_record(event: Any, now: int, futures: list[Any],
@@ -871,16 +882,12 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             for item in items:
                 rt.set_mark(partition, item)
             return
-        # Live, alerts are evaluated at the worker clock. Catching up on a
-        # backlog (after a restart, say), they are evaluated in event time, so
-        # the runs inside the backlog raise the alerts they raised live.
-        live = rt.caught_up(partition)
         for item in items:
             try:
                 akey = agent_key(item["t"], item["a"])
                 reducer = reducer_for(akey, item["t"])
                 touched[akey] = reducer
-                outs = await apply_item(item, reducer, live, now, futures)
+                outs = await apply_item(item, reducer, now, futures)
             except Exception as exc:
                 log.exception("agent input item failed")
                 futures.append(await to_deadletter(

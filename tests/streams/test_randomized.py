@@ -153,7 +153,13 @@ def test_stream_equals_replay_for_any_reading_order_and_crash(
         for table in ("agents", "held", "directory"):
             (tmp_path / f"{table}.json").write_bytes(orjson.dumps(
                 latest(broker, f"rta-{table}-changelog"), option=orjson.OPT_INDENT_2))
-        (tmp_path / "agent-input.json").write_bytes(orjson.dumps(
-            [v for _, v in topic_records(broker, "rta-agent-input")],
-            option=orjson.OPT_INDENT_2))
+        for table in ("held", "directory"):  # every change, in order
+            (tmp_path / f"{table}-changelog.json").write_bytes(orjson.dumps(
+                [[k.decode() if k else None, v] for k, v in
+                 topic_records(broker, f"rta-{table}-changelog")],
+                option=orjson.OPT_INDENT_2))
+        for internal in ("agent-input", "directory"):
+            (tmp_path / f"{internal}.json").write_bytes(orjson.dumps(
+                [v for _, v in topic_records(broker, f"rta-{internal}")],
+                option=orjson.OPT_INDENT_2))
         raise AssertionError(f"{story} (kills {kills}, stops {stops}): {exc}") from exc

@@ -60,6 +60,7 @@ from streams.codec import (
     load_json,
     state_json,
 )
+from streams.rebalance import purge_unassigned
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.worker")
@@ -1064,26 +1065,15 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.resend.discard(akey)
 
     def purge(tps: Any) -> None:
-        """Drop table entries of partitions no longer assigned from a memory store.
-        faust keeps them (it only tracks keys read during recovery), and a stale
-        directory entry would send an identity's events to its previous agent.
-        Recovery replays the whole changelog of a partition assigned again, so
-        nothing is lost. Only partitions the new assignment leaves out: faust's
-        revocation names every partition (an eager rebalance), and recovers those
-        assigned again only from the changelog offset it had reached, so purging
-        them would lose their entries for good (found by tests/streams/
-        test_randomized.py: events held for ever, a directory entry being gone)."""
+        """Drop table entries of partitions no longer assigned (memory store only).
+        Only those the new assignment leaves out: faust's revocation names every
+        partition (an eager rebalance), and recovers those assigned again only from
+        the changelog offset it had reached (streams.rebalance)."""
         if not settings.store.startswith("memory"):
             return
-        by_topic = {directory_topic.get_topic_name(): (directory, held),
-                    agent_input.get_topic_name(): (agents,)}
-        for name, tables in by_topic.items():
-            parts = {tp.partition for tp in tps if tp.topic == name}
-            if not parts:
-                continue
-            for tbl in tables:
-                for k in [k for k in tbl.data if rt.partition_of(k) in parts]:
-                    del tbl.data[k]
+        purge_unassigned(app, {directory_topic.get_topic_name(): (directory, held),
+                               agent_input.get_topic_name(): (agents,)},
+                         tps, rt.partition_of)
 
     owned: set[Any] = set()  # the partitions of the last assignment
 

@@ -1,0 +1,50 @@
+"""``purge_unassigned``: a memory table's entries of partitions that left go, and so
+does faust's recovery offset for them, so a partition assigned here again is read from
+its changelog's start (faust 0.15.3 keeps the offset when a rebalance is superseded by
+the next one; the entries purged were then lost for good)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.types import TP
+
+from rta.config import TenantsConfig
+from streams.app import build_app
+from streams.rebalance import purge_unassigned
+from streams.settings import WorkerSettings
+
+
+def test_purged_partitions_are_recovered_from_the_changelog_start() -> None:
+    settings = WorkerSettings(broker_url="kafka://127.0.0.1:1", app_id="x", web_enabled=False)
+    app: Any = build_app(settings, TenantsConfig.from_mapping(None, "UTC"))
+    rt = app.rta_runtime
+    directory, held = app.tables["directory"], app.tables["held"]
+    keys = [f"t:1:{n}" for n in range(40)]
+    by_part: dict[int, list[str]] = {}
+    for k in keys:
+        by_part.setdefault(rt.partition_of(k), []).append(k)
+        directory.data[k] = ["agent", {}]
+        held.data[k] = [[1, 2, []]]
+    assert len(by_part) > 1
+    leaving, staying = sorted(by_part)[0], sorted(by_part)[1]
+    recovery = app.tables.recovery
+    changelog = directory.changelog_topic.get_topic_name()
+    # faust recovered both partitions up to offset 41 (and kept that for a partition
+    # assigned again, as when its rebalance bookkeeping was cut short)
+    recovery.active_offsets[TP(changelog, leaving)] = 41
+    recovery.active_offsets[TP(changelog, staying)] = 41
+
+    dropped = purge_unassigned(app, {"x-directory": (directory, held)},
+                               [TP("x-directory", leaving)], rt.partition_of)
+
+    assert dropped == 2 * len(by_part[leaving])
+    assert not any(rt.partition_of(k) == leaving for k in directory.data)
+    assert not any(rt.partition_of(k) == leaving for k in held.data)
+    assert {k for k in directory.data} == {k for k in keys if rt.partition_of(k) != leaving}
+    # the partition that stays keeps its offset; the one that left starts over when
+    # it comes back (faust's own bookkeeping of an assignment: None = the log start)
+    assert recovery.active_offsets[TP(changelog, staying)] == 41
+    assert TP(changelog, leaving) not in recovery.active_offsets
+    recovery.add_active(directory, TP(changelog, leaving))
+    assert recovery.active_offsets[TP(changelog, leaving)] is None

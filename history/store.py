@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from history.rows import Rows
+from history.rows import Rows, event_key
 from history.schema import agent_directory, alerts, day_summaries, schedule_messages, state_events
 
 CHUNK = 1000  # rows per statement
@@ -50,6 +50,27 @@ class HistoryStore:
         query = select(schedule_messages.c.agent_id).where(
             schedule_messages.c.tenant_id == tenant, schedule_messages.c.agent_id == agent,
             schedule_messages.c.body_sha256 == sha256)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def has_mapping(self, tenant: str, server: str, acd: str, agent: str) -> bool:
+        """Whether the directory maps the identity to the agent now."""
+        query = select(agent_directory.c.agent_id).where(
+            agent_directory.c.tenant_id == tenant, agent_directory.c.acd_server_id == server,
+            agent_directory.c.acd_agent_id == acd)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return row is not None and row[0] == agent
+
+    async def has_state_event(self, event: dict[str, Any]) -> bool:
+        """Whether the state event (a canonical state message) is stored."""
+        key = event_key(event.get("eventId") or None, event["timestamp"],
+                        int(event["gisStateIdentifier"]), event.get("reasonCode"))
+        query = select(state_events.c.ts).where(
+            state_events.c.tenant_id == event["tenantId"],
+            state_events.c.acd_server_id == str(event.get("acdServerId", "1")),
+            state_events.c.acd_agent_id == event["acdAgentId"],
+            state_events.c.event_key == key)
         async with self.engine.connect() as conn:
             return (await conn.execute(query)).first() is not None
 

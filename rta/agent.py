@@ -193,7 +193,10 @@ class AgentReducer:
             "identities": [
                 [server, acd, [[e.ts, e.eid, e.state, e.reason,
                                 *([e.pos, *e.copies] if e.pos is not None else [])]
-                               for e in tl.entries]]
+                               for e in tl.entries],
+                 # its earliest instant, where older entries were dropped (prune)
+                 *([tl.first] if tl.first is not None and (
+                     not tl.entries or tl.first < tl.entries[0].ts) else [])]
                 for (server, acd), tl in sorted(self.identities.items())
             ],
             "schedule": [list(p) for p in self.schedule.parts],
@@ -215,11 +218,13 @@ class AgentReducer:
         agent.agent_id = snap["agentId"]
         agent.acd_agent_id = snap["acdAgentId"]
         agent.schedule = AgentSchedule(Part(*p) for p in snap["schedule"])
-        for server, acd, entries in snap["identities"]:
+        for server, acd, entries, *first in snap["identities"]:
             tl = IdentityTimeline()
             for ts, eid, state, reason, *places in entries:  # (places in the log)
                 for pos in places or [None]:
                     tl.add(ts, state, reason, eid or None, pos)
+            if first and (tl.first is None or first[0] < tl.first):
+                tl.first = first[0]
             agent.add_identity((server, acd), tl)
         agent.alerts = AlertState.restore(snap["alerts"])
         agent.emitted = set(snap["emitted"])
@@ -362,6 +367,24 @@ class AgentReducer:
             self._history_changed(earliest)
         return tl
 
+    def final_days_moved(self, identity: Identity, tl: IdentityTimeline,
+                         to: str) -> list[Output]:
+        """An identity moved to agent ``to`` with history this agent had already made
+        final (days before its floor, no longer in memory): both agents' days there
+        count it on the wrong agent, and only a recompute from the stored history can
+        move it (its latest mapping applies to all its events)."""
+        span = tl.dropped_span()
+        if span is None:
+            return []
+        cal = self.ctx.calendar
+        first, last = cal.iso(cal.ordinal(span[0])), cal.iso(cal.ordinal(span[1]) - 1)
+        if last < first:
+            return []
+        moved = {"acdServerId": identity[0], "acdAgentId": identity[1],
+                 "from": self.agent_key, "to": to}
+        return [RecomputeNeeded(self.ctx.tenant_id, agent, first, last, moved=moved)
+                for agent in (self.agent_key, to)]
+
     def moved_to(self, identity: Identity) -> str | None:
         """The agent an identity that is no longer this agent's moved to (None: it is
         this agent's, or never was another's)."""
@@ -382,19 +405,22 @@ class AgentReducer:
         outs: list[Output] = []
         tl = self.identities[identity]
         newest = tl.newest_before(pos)
-        if self.floor is not None and ts < self.floor and not moved:
-            cal = self.ctx.calendar
-            day = cal.iso(cal.ordinal(ts))
-            outs.append(Rejected(
-                f"event at {ts} is before the agent's retained history (days before "
-                f"{cal.iso(cal.ordinal(self.floor))} are final: more than the lateness "
-                "horizon before the agent's newest event and the input watermark); with a "
-                f"history database, run `rta recompute --tenant {self.ctx.tenant_id} --from "
-                f"{day} --to {day} --agent {self.agent_key}` to apply it"))
-        elif newest is not None and ts < newest - self.ctx.horizon_ms:
+        if newest is not None and ts < newest - self.ctx.horizon_ms:
             outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
+        elif self.floor is not None and ts < self.floor and not moved:
+            # admitted by its identity's horizon, but the days it changes are final here
+            # (released from memory): the stored history applies it (docs/HISTORY.md)
+            cal = self.ctx.calendar
+            last = cal.ordinal(self.floor) - 1
+            event = {"tenantId": self.ctx.tenant_id, "acdServerId": identity[0],
+                     "acdAgentId": identity[1], "gisStateIdentifier": state,
+                     "timestamp": ts, "reasonCode": reason}
+            if event_id:
+                event["eventId"] = event_id
+            outs.append(RecomputeNeeded(self.ctx.tenant_id, self.agent_key,
+                                        cal.iso(cal.ordinal(ts)), cal.iso(last), event))
         else:
             res = tl.add(ts, state, reason, event_id, pos)
             if res.status == "conflict":

@@ -51,11 +51,16 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class RecomputeNeeded(_AgentOutput):
-    """A schedule change reached days that are final here (before the floor): only a
-    recompute from the stored history can apply it. ``first``/``last``: YYYY-MM-DD."""
+    """An input reached days that are final here (before the floor): only a recompute
+    from the stored history can apply it. ``first``/``last``: YYYY-MM-DD. ``event``:
+    the state event that did (as a state message), None for a schedule change.
+    ``moved``: ``{"acdServerId", "acdAgentId", "from", "to"}`` when an identity
+    moved to another agent with history that is final here."""
 
     first: str
     last: str
+    event: dict[str, Any] | None = None
+    moved: dict[str, Any] | None = None
 
 
 Output = DaySummaryOut | StatusOut | AlertOut | Rejected | RecomputeNeeded

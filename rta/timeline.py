@@ -50,7 +50,7 @@ class Applied(NamedTuple):
 
 
 class IdentityTimeline:
-    __slots__ = ("_ids", "_plain", "entries", "floor", "max_pos", "times")
+    __slots__ = ("_ids", "_plain", "entries", "first", "floor", "max_pos", "times")
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
@@ -59,6 +59,9 @@ class IdentityTimeline:
         self._plain: dict[tuple[int, int, str], int] = {}  # (ts, state, rkey) -> count marker
         self.floor: int | None = None  # exact from here on (see drop_before)
         self.max_pos: int | None = None  # the latest place in the log applied
+        # the earliest instant ever applied (kept when older entries are dropped): with
+        # ``floor``, which days of the identity's history are no longer here
+        self.first: int | None = None
 
     @property
     def newest(self) -> int | None:
@@ -96,6 +99,8 @@ class IdentityTimeline:
             entry = Entry(ts, "", state, rkey, reason, pos)
         if pos is not None and (self.max_pos is None or pos > self.max_pos):
             self.max_pos = pos
+        if self.first is None or ts < self.first:
+            self.first = ts
         if not self.entries or self.entries[-1] < entry:
             self.entries.append(entry)
             self.times.append(ts)
@@ -169,6 +174,13 @@ class IdentityTimeline:
             return LOGGED_OUT
         e = self.entries[i]
         return (e.state, e.reason)
+
+    def dropped_span(self) -> tuple[int, int] | None:
+        """``[first, floor)``: the instants of this identity's history that were dropped
+        (events before the floor, kept only by the days already made final), or None."""
+        if self.first is None or self.floor is None or self.first >= self.floor:
+            return None
+        return (self.first, self.floor)
 
     def drop_before(self, t: int) -> bool:
         """Forget the entries before ``t`` except those of the last instant before it,

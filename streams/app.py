@@ -462,19 +462,42 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             callback=tbl._on_changelog_sent)
 
     async def recompute_needed(o: RecomputeNeeded, item: dict[str, Any]) -> Any:
-        """A schedule change reached days that are final here: with a history database,
-        ask for a recompute (streams.recompute); without one, say so in a dead letter."""
+        """A schedule change or a state event reached days that are final here: with a
+        history database, ask for a recompute (streams.recompute), which waits until the
+        database has the input; without one, say so in a dead letter."""
+        command = (f"`rta recompute --tenant {o.tenant_id} --from {o.first} --to {o.last} "
+                   f"--agent {o.agent_key}`")
         if settings.database_url:
             from streams.recompute import schedule_digest
 
             rt.count("recompute_requests")
-            return await send(recompute_topic, key=o.key.encode(), value=encode({
-                "tenantId": o.tenant_id, "agentKey": o.agent_key, "first": o.first,
-                "last": o.last, "scheduleSha256": schedule_digest(item["b"])}))
+            request: dict[str, Any] = {"tenantId": o.tenant_id, "agentKey": o.agent_key,
+                                       "first": o.first, "last": o.last}
+            if o.event is not None:
+                request["event"] = o.event
+            elif o.moved is not None:
+                request["moved"] = o.moved
+            else:
+                request["scheduleSha256"] = schedule_digest(item["b"])
+            return await send(recompute_topic, key=o.key.encode(), value=encode(request))
+        if o.event is not None:
+            return await reject(None, Rejected(
+                f"state event at {o.event['timestamp']} reaches days that are final on the "
+                f"worker (days up to {o.last} are: more than the lateness horizon before "
+                f"the agent's newest event and the input watermark), so it was not "
+                f"applied here: with a history database this happens by itself; run "
+                f"{command} to apply it", o.event), settings.topic_state)
+        if o.moved is not None:
+            m = o.moved
+            return await reject(None, Rejected(
+                f"ACD identity {m['acdServerId']}/{m['acdAgentId']} moved from agent "
+                f"{m['from']} to agent {m['to']}, but its events of {o.first} to {o.last} "
+                f"count on agent {m['from']} in days that are final on the worker: run "
+                f"{command} (with a history database this happens by itself)",
+                {"tenantId": o.tenant_id, **m}, "directory"), settings.topic_schedule)
         return await reject(None, Rejected(
             f"schedule change applied, but it reaches days that are final on the worker "
-            f"({o.first} to {o.last}, before the lateness horizon): run `rta recompute "
-            f"--tenant {o.tenant_id} --from {o.first} --to {o.last} --agent {o.agent_key}` "
+            f"({o.first} to {o.last}, before the lateness horizon): run {command} "
             "(with a history database this happens by itself)", item["b"], "schedule"),
             settings.topic_schedule)
 
@@ -854,16 +877,18 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             server, acd = item["i"]
             to = item["to"]
             tl = reducer.remove_identity((server, acd), to)
+            final = [] if tl is None else reducer.final_days_moved((server, acd), tl, to)
             moved: list[dict[str, Any]] = [{"k": "ad", "t": tenant, "a": to, "i": [server, acd]}]
             moved += [{**state_item(tenant, to, [server, acd, e.state, e.ts, e.reason,
                                                  e.eid or None, e.pos])[1], "mv": 1}
                      for e in (tl.entries if tl is not None else [])]
             if tl is not None and tl.floor is not None:
                 # the days before the floor of the agent it leaves cannot be
-                # recomputed where it goes: they become final there too
+                # recomputed where it goes: they become final there too (and both
+                # agents' final days are recomputed from the history: ``final``)
                 moved.append({"k": "fl", "t": tenant, "a": to, "f": tl.floor})
             futures += await send_items({rt.partition_of(agent_key(tenant, to)): moved})
-            return []
+            return final
         raise ValueError(f"unknown internal item kind {kind!r}")
 
     async def reduce_record(event: Any, now: int, futures: list[Any],

@@ -168,15 +168,27 @@ class RecomputeRunner:
 
     async def run_one(self, req: dict[str, Any]) -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not await self.store.has_schedule(
-                req["tenantId"], req["agentKey"], req["scheduleSha256"]):
+        while time.monotonic() < deadline and not await self._stored(req):
             await asyncio.sleep(0.5)  # the sink has not written it yet
         stats = await recompute(self.settings, self.tenants, req["tenantId"],
                                 date.fromisoformat(req["first"]),
                                 date.fromisoformat(req["last"]), req["agentKey"],
                                 int(time.time() * 1000))
-        log.info("automatic %s (agent %s, a schedule change before the retained history)",
-                 report(stats), req["agentKey"])
+        log.info("automatic %s (agent %s, a %s before the retained history)",
+                 report(stats), req["agentKey"],
+                 "state event" if "event" in req else
+                 "moved identity's history" if "moved" in req else "schedule change")
+
+    async def _stored(self, req: dict[str, Any]) -> bool:
+        """The input that caused the request is in the history database."""
+        if "event" in req:
+            return await self.store.has_state_event(req["event"])
+        if "moved" in req:
+            m = req["moved"]
+            return await self.store.has_mapping(req["tenantId"], m["acdServerId"],
+                                                m["acdAgentId"], m["to"])
+        return await self.store.has_schedule(req["tenantId"], req["agentKey"],
+                                             req["scheduleSha256"])
 
     async def _run(self) -> None:
         assert self.consumer is not None

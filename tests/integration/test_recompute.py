@@ -146,3 +146,51 @@ def test_recompute_in_processes_equals_replay(pg: LocalPostgres, tmp_path: Path,
         start + timedelta(days=2), None, int(time.time() * 1000), publish=False, jobs=jobs))
     assert stats["agents"] == 130 and stats["summaries"] == len(want) == 130 * 3
     assert summaries(pg) == want
+
+
+def test_a_state_event_before_the_retained_history_is_recomputed(
+        broker: Any, workers: Any, pg: LocalPostgres, tmp_path: Path) -> None:
+    """An agent's new channel (named by a schedule message of its last day) reports a
+    state 45 days back: its identity's horizon admits it (the identity has no other
+    event), but the days it changes are final on the worker. With a history database
+    the worker asks for a recompute of that day instead of dead-lettering the event,
+    and the day ends as `rta replay` has it."""
+    today = datetime.now(ZONE).date()
+    first = today - timedelta(days=46)
+    fixed_day = first + timedelta(days=1)
+    spec = CentreSpec(agents=4, days=10, start=first, tenant="northwind",
+                      time_zone="America/Chicago", seed=22, multichannel_fraction=0.0)
+    records = list(generate(spec))
+    tenants = tenants_file(tmp_path, TENANTS)
+    w = workers(tenants, env={"RTA_DATABASE_URL": pg.url, "RTA_WATERMARK_IDLE_SECONDS": "3"})
+    produce(broker, records)
+    want = expected(records, tenants)
+    wait_for(lambda: summaries(pg) == want, timeout=120, every=1)
+    wait_for(lambda: _pruned(broker), timeout=60)
+
+    last_schedule = [r["body"] for r in records if r["kind"] == "schedule"
+                     and r["body"]["agentId"] == 1001][-1]
+    naming = {**last_schedule, "acdIdentities": [{"acdServerId": "2", "acdAgentId": "chat-9"}]}
+    at = int(datetime.combine(fixed_day, datetime.min.time(), ZONE).timestamp() * 1000) \
+        + 10 * 3_600_000  # 10:00 that day
+    late = [{"kind": "schedule", "body": naming},
+            {"kind": "state", "body": {"tenantId": "northwind", "acdServerId": "2",
+                                       "acdAgentId": "chat-9", "gisStateIdentifier": 3,
+                                       "timestamp": at, "eventId": "late-chat-9"}}]
+    want2 = expected([*records, *late], tenants)
+    key = f"northwind:1001:{fixed_day.isoformat()}"
+    assert want2[key] != want[key]  # READY on chat from 10:00 on that day
+    assert {k: v for k, v in want2.items() if k != key} == {
+        k: v for k, v in want.items() if k != key}
+    produce(broker, late)
+    wait_for(lambda: summaries(pg) == want2, timeout=90, every=1)
+    assert "automatic recomputed 1 day summaries of 1 agents" in w.log.read_text()
+    assert "a state event before the retained history" in w.log.read_text()
+    assert topic_records(broker, "rta.deadletter") == []
+    topic = latest(broker, "rta.adherence")
+    assert {f: v for f, v in topic[key].items() if f != "asOf"} == want2[key]
+
+
+def _pruned(broker: Any) -> bool:
+    """Some agent's snapshot has a floor (days before it are final on the worker)."""
+    return any(v.get("floor") for v in latest(broker, "rta-agents-changelog").values())

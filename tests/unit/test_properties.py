@@ -203,12 +203,13 @@ def test_pruning_keeps_every_day_from_the_floor_exact(data: st.DataObject, scena
     """An engine whose agents forget what the horizon no longer reaches (``prune``
     after any record) publishes, for every day from each agent's floor on, what an
     engine keeping the whole history publishes from the same events; the only
-    difference is that state events before the floor are rejected. A snapshot of
-    the pruned agent restores to the same summaries."""
+    difference is that state events before the floor (that their identity's horizon
+    admits) are sent to a recompute of their days instead. A snapshot of the pruned
+    agent restores to the same summaries."""
     import orjson
 
     from rta.agent import AgentReducer
-    from rta.outputs import Rejected
+    from rta.outputs import RecomputeNeeded
 
     events, scheds, tenants = scenario
     tenants = {k: {**v, "lateness_horizon_seconds": horizon} for k, v in tenants.items()}
@@ -223,12 +224,16 @@ def test_pruning_keeps_every_day_from_the_floor_exact(data: st.DataObject, scena
         else:
             ev = parse_state_event(rec["body"])
             outs = pruned.apply_state(ev)
-            floor_rejected = [o for o in outs if isinstance(o, Rejected)
-                              and "retained history" in o.reason]
+            floor_rejected = [o for o in outs if isinstance(o, RecomputeNeeded)]
             if floor_rejected:
                 owner = pruned.directory[(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)]
                 floor = pruned.agents[(ev.tenant_id, owner)].floor
                 assert floor is not None and ev.timestamp < floor
+                [need] = floor_rejected
+                assert need.event is not None and need.event["timestamp"] == ev.timestamp
+                cal = pruned.agents[(ev.tenant_id, owner)].ctx.calendar
+                assert need.first == cal.iso(cal.ordinal(ev.timestamp)) <= need.last \
+                    < cal.iso(cal.ordinal(floor))
                 floor_rejections += 1
             else:
                 whole.apply_state(ev)

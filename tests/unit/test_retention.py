@@ -3,9 +3,11 @@ never past a day whose changes are not yet published; and moved identities."""
 
 from __future__ import annotations
 
+import orjson
+
 from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantSettings
-from rta.outputs import Rejected
+from rta.outputs import RecomputeNeeded, Rejected
 
 H = 3_600_000
 DAY = 24 * H
@@ -134,3 +136,32 @@ def test_places_in_the_log_and_copies_survive_a_snapshot() -> None:
     outs = again.apply_state(("1", "a"), T0 + 8 * DAY, 1, None, "e2", pos=7)
     assert [o.payload["eventId"] for o in outs if isinstance(o, Rejected)] == ["e1"]
     assert [e.eid for e in again.identities[("1", "a")].entries] == ["e1", "e2"]
+
+
+def test_a_move_with_history_already_final_asks_both_agents_for_a_recompute() -> None:
+    """The chat channel of agent 7 belongs to agent 8 from October on. Its March
+    events count in 7's March days, which are final by then (pruned): its latest
+    mapping applies to all its events, so both agents' final days from the
+    channel's first event to the floor must be recomputed from the history; a
+    snapshot in between keeps where that history began."""
+    r = reducer(("1", "voice"), ("2", "chat"))
+    r.apply_state(("2", "chat"), T0 + 9 * H, 3, None, "c1")
+    r.apply_state(("2", "chat"), T0 + DAY + 9 * H, 1, None, "c2")
+    r.apply_state(("1", "voice"), OCT + 9 * H, 3, None, "v1")
+    r.apply_state(("2", "chat"), OCT + 10 * H, 3, None, "c3")
+    r.build_changed(None)
+    r.prune(watermark=OCT + 10 * H)
+    assert r.floor == OCT - 7 * DAY
+    r = AgentReducer.restore(r.ctx, orjson.loads(orjson.dumps(r.snapshot())))
+    tl = r.remove_identity(("2", "chat"), "8")
+    assert tl is not None
+    needs = r.final_days_moved(("2", "chat"), tl, "8")
+    moved = {"acdServerId": "2", "acdAgentId": "chat", "from": "7", "to": "8"}
+    assert needs == [RecomputeNeeded("t", agent, "2026-03-07", "2026-10-15", moved=moved)
+                     for agent in ("7", "8")]
+    # a channel whose history is all still here moves without a recompute
+    r2 = reducer(("1", "voice"), ("2", "chat"))
+    r2.apply_state(("2", "chat"), OCT + 9 * H, 3, None, "c1")
+    r2.prune(watermark=OCT + 9 * H)
+    tl2 = r2.remove_identity(("2", "chat"), "8")
+    assert tl2 is not None and r2.final_days_moved(("2", "chat"), tl2, "8") == []

@@ -409,20 +409,23 @@ class AgentReducer:
             outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
-        elif self.floor is not None and ts < self.floor and not moved:
-            # admitted by its identity's horizon, but the days it changes are final here
-            # (released from memory): the stored history applies it (docs/HISTORY.md)
-            cal = self.ctx.calendar
-            last = cal.ordinal(self.floor) - 1
-            event = {"tenantId": self.ctx.tenant_id, "acdServerId": identity[0],
-                     "acdAgentId": identity[1], "gisStateIdentifier": state,
-                     "timestamp": ts, "reasonCode": reason}
-            if event_id:
-                event["eventId"] = event_id
-            outs.append(RecomputeNeeded(self.ctx.tenant_id, self.agent_key,
-                                        cal.iso(cal.ordinal(ts)), cal.iso(last), event))
         else:
             res = tl.add(ts, state, reason, event_id, pos)
+            if res.status == "applied" and self.floor is not None and ts < self.floor \
+                    and not moved:
+                # admitted by its identity's horizon, but before the floor: applied here
+                # for the days from the floor on (the state it starts may hold there),
+                # while the days before, final here, are recomputed from the stored
+                # history (docs/HISTORY.md)
+                cal = self.ctx.calendar
+                event = {"tenantId": self.ctx.tenant_id, "acdServerId": identity[0],
+                         "acdAgentId": identity[1], "gisStateIdentifier": state,
+                         "timestamp": ts, "reasonCode": reason}
+                if event_id:
+                    event["eventId"] = event_id
+                outs.append(RecomputeNeeded(
+                    self.ctx.tenant_id, self.agent_key, cal.iso(cal.ordinal(ts)),
+                    cal.iso(cal.ordinal(self.floor) - 1), event))
             if res.status == "conflict":
                 outs.append(Rejected(
                     f"eventId {event_id!r} was already applied with another body"))

@@ -36,12 +36,14 @@ def future_rejection(ev: StateEvent, now: int, settings: TenantSettings) -> str 
     return None
 
 
-def bound_hold(held: list[Any], settings: TenantSettings) -> list[Any]:
+def bound_hold(held: list[Any], settings: TenantSettings, by_span: bool = True) -> list[Any]:
     """Trim a hold sorted by ``(timestamp, arrival, ...)`` to the tenant's bounds
-    (count and event-time span); returns what fell out, oldest first."""
+    (count, and event-time span unless ``by_span`` is false); returns what fell out,
+    oldest first."""
     span = settings.hold_max_seconds * 1000
     out = []
-    while held and (len(held) > settings.hold_max_events or held[0][0] < held[-1][0] - span):
+    while held and (len(held) > settings.hold_max_events
+                    or (by_span and held[0][0] < held[-1][0] - span)):
         out.append(held.pop(0))
     return out
 

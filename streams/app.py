@@ -645,6 +645,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             forwards: dict[int, list[Any]] = {}
             dirs: dict[str, tuple[int, list[Any]]] = {}
             holds: dict[str, tuple[int, list[Any] | None]] = {}
+            now = now_ms()
 
             def entry_of(ikey: str, dirs: dict[str, tuple[int, list[Any]]] = dirs,
                          ) -> list[Any] | None:
@@ -677,13 +678,22 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                                      len(upd["events"]), ikey, owner)
                             continue
                         # hold, bounded by count and event-time span; a replayed record
-                        # (at-least-once) adds nothing: entries are unique by arrival
-                        merged = {a: [ts, a, e] for ts, a, e in held_of(ikey)}
+                        # (at-least-once) adds nothing: entries are unique by arrival.
+                        # Each entry [ts, arrival, event, held at (worker clock)]: the
+                        # span bound applies only once the identity has been unknown for
+                        # hold_grace_seconds. Until then the schedule that names it may be
+                        # on its way (the two input topics are read at their own pace,
+                        # and a router can read a state partition ahead of where the
+                        # directory is): bounded at once, a backlog spanning months lost
+                        # all but its last week (the randomized test, seed 1)
+                        merged = {x[1]: x for x in held_of(ikey)}
                         for ts, a, e in upd["events"]:
-                            merged[a] = [ts, a, e]
+                            merged.setdefault(a, [ts, a, e, now])
                         items = sorted(merged.values(), key=lambda x: (x[0], x[1]))
                         ctx = rt.context(tenant)
-                        for _, _, e in bound_hold(items, ctx.settings):
+                        since = min(x[3] if len(x) > 3 else 0 for x in items)
+                        by_span = now - since >= settings.hold_grace_seconds * 1000
+                        for _, _, e, *_ in bound_hold(items, ctx.settings, by_span):
                             futures.append(await reject(event.message.key, Rejected(
                                 hold_overflow_reason(ikey, ctx.settings),
                                 state_json(tenant, e)), settings.topic_state))
@@ -716,8 +726,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                     items = held_of(ikey)
                     if items:  # release in arrival order
                         forwards.setdefault(rt.partition_of(agent_key(tenant, agent)), []).extend(
-                            state_item(tenant, agent, e)[1]
-                            for _, _, e in sorted(items, key=lambda x: x[1]))
+                            state_item(tenant, agent, x[2])[1]
+                            for x in sorted(items, key=lambda x: x[1]))
                         rt.count("released", len(items))
                         log.info("releasing %d held events of %s to agent %s", len(items),
                                  ikey, agent)

@@ -49,6 +49,10 @@ class WorkerSettings(BaseSettings):
     # this long no longer holds the watermark back (default: a week, the horizon)
     watermark_seconds: float = Field(10.0, gt=0)
     watermark_idle_seconds: float = Field(7 * 86400.0, gt=0)
+    # an unknown identity's held events are bounded by event-time span
+    # (hold_max_seconds) only once it has been unknown this long here: the schedule
+    # naming it may still be on its way (docs/SEMANTICS.md, "The stream service")
+    hold_grace_seconds: float = Field(300.0, ge=0)
     max_message_bytes: int = Field(1_000_000, gt=0)
 
     broker_session_timeout: float = 10.0

@@ -61,6 +61,7 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
                               "RTA_WATERMARK_IDLE_SECONDS": "3"})
     produce(broker, records)
     wait_for(lambda: summaries(pg) == want, timeout=120, every=1)
+    wait_for(lambda: _pruned(broker, "1002", fixed_day), timeout=60)
     n_schedules = db(pg, "SELECT count(*) FROM schedule_messages")[0][0]
 
     # the WFM corrects agent 1002's schedule of that day: the whole shift in service
@@ -166,7 +167,7 @@ def test_a_state_event_before_the_retained_history_is_recomputed(
     produce(broker, records)
     want = expected(records, tenants)
     wait_for(lambda: summaries(pg) == want, timeout=120, every=1)
-    wait_for(lambda: _pruned(broker), timeout=60)
+    wait_for(lambda: _pruned(broker, "1001", fixed_day), timeout=60)
 
     last_schedule = [r["body"] for r in records if r["kind"] == "schedule"
                      and r["body"]["agentId"] == 1001][-1]
@@ -174,12 +175,13 @@ def test_a_state_event_before_the_retained_history_is_recomputed(
     at = int(datetime.combine(fixed_day, datetime.min.time(), ZONE).timestamp() * 1000) \
         + 10 * 3_600_000  # 10:00 that day
     late = [{"kind": "schedule", "body": naming},
-            {"kind": "state", "body": {"tenantId": "northwind", "acdServerId": "2",
-                                       "acdAgentId": "chat-9", "gisStateIdentifier": 3,
-                                       "timestamp": at, "eventId": "late-chat-9"}}]
+            *({"kind": "state", "body": {"tenantId": "northwind", "acdServerId": "2",
+                                         "acdAgentId": "chat-9", "gisStateIdentifier": gis,
+                                         "timestamp": at + dt, "eventId": f"late-chat-9-{gis}"}}
+              for gis, dt in ((3, 0), (1, 3_600_000)))]
     want2 = expected([*records, *late], tenants)
     key = f"northwind:1001:{fixed_day.isoformat()}"
-    assert want2[key] != want[key]  # READY on chat from 10:00 on that day
+    assert want2[key] != want[key]  # READY on chat from 10:00 to 11:00 that day
     assert {k: v for k, v in want2.items() if k != key} == {
         k: v for k, v in want.items() if k != key}
     produce(broker, late)
@@ -191,6 +193,8 @@ def test_a_state_event_before_the_retained_history_is_recomputed(
     assert {f: v for f, v in topic[key].items() if f != "asOf"} == want2[key]
 
 
-def _pruned(broker: Any) -> bool:
-    """Some agent's snapshot has a floor (days before it are final on the worker)."""
-    return any(v.get("floor") for v in latest(broker, "rta-agents-changelog").values())
+def _pruned(broker: Any, agent: str, day: Any) -> bool:
+    """The agent's snapshot has a floor past ``day`` (final on the worker)."""
+    snap = latest(broker, "rta-agents-changelog").get(f'"northwind:{agent}"') or {}
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZONE)
+    return bool(snap.get("floor")) and snap["floor"] >= end.timestamp() * 1000

@@ -204,8 +204,8 @@ def test_pruning_keeps_every_day_from_the_floor_exact(data: st.DataObject, scena
     after any record) publishes, for every day from each agent's floor on, what an
     engine keeping the whole history publishes from the same events; the only
     difference is that state events before the floor (that their identity's horizon
-    admits) are sent to a recompute of their days instead. A snapshot of the pruned
-    agent restores to the same summaries."""
+    admits) also ask for a recompute of the final days they reach. A snapshot of the
+    pruned agent restores to the same summaries."""
     import orjson
 
     from rta.agent import AgentReducer
@@ -235,8 +235,7 @@ def test_pruning_keeps_every_day_from_the_floor_exact(data: st.DataObject, scena
                 assert need.first == cal.iso(cal.ordinal(ev.timestamp)) <= need.last \
                     < cal.iso(cal.ordinal(floor))
                 floor_rejections += 1
-            else:
-                whole.apply_state(ev)
+            whole.apply_state(ev)
         if data.draw(st.booleans()):
             for agent in pruned.agents.values():
                 agent.prune()

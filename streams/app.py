@@ -150,6 +150,15 @@ class Runtime:
         self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
+        # agent-input partition -> [next offset, {offsets done past a hole}]: every record
+        # before ``next`` has been processed since reading started (reset at each
+        # assignment); saved in each snapshot as ``inputThrough``
+        self.input_run: dict[int, list[Any]] = {}
+        # restored agents: their snapshot reflects every agent-input record up to this
+        # offset, so such a record read again is a re-read (see apply_item)
+        self.reread: dict[str, int] = {}
+        # agent-input partition -> [(offset, marks)] read past a record not processed yet
+        self.held_marks: dict[int, list[tuple[int, list[dict[str, Any]]]]] = {}
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
         # the routers' inputs (state, schedule, directory topics): last offset done
@@ -213,6 +222,41 @@ class Runtime:
                 self.marks_sent[part] = (hour, idle)
                 out.append({"k": "wm", "s": part, "m": newest, "i": idle})
         return out
+
+    def input_done(self, partition: int, offset: int, start: int | None) -> None:
+        """Agent-input record ``offset`` has been processed (faust can process records
+        past one it has not delivered yet: heal reads those again later)."""
+        run = self.input_run.get(partition)
+        if run is None:
+            run = self.input_run[partition] = [offset if start is None else start, set()]
+        if offset >= run[0]:
+            run[1].add(offset)
+            while run[0] in run[1]:
+                run[1].discard(run[0])
+                run[0] += 1
+        held = self.held_marks.get(partition)
+        if held:
+            ready = [h for h in held if h[0] < run[0]]
+            if ready:
+                self.held_marks[partition] = [h for h in held if h[0] >= run[0]]
+                for _, items in sorted(ready, key=lambda h: h[0]):
+                    for item in items:
+                        self.set_mark(partition, item)
+
+    def take_marks(self, partition: int, offset: int, items: list[dict[str, Any]],
+                   start: int | None) -> None:
+        """A record of marks (``wm`` items) at ``offset``: applied once every record
+        before it is processed. A mark tells that the state partition was routed up to
+        it, and the records it was sent after may be among those not processed yet
+        (faust reads them again later, see faust_fixes.heal): applied at once, the
+        watermark could make their days final before they are applied."""
+        self.held_marks.setdefault(partition, []).append((offset, items))
+        self.input_done(partition, offset, start)
+
+    def input_through(self, partition: int) -> int | None:
+        """Every agent-input record of ``partition`` up to this offset is processed."""
+        run = self.input_run.get(partition)
+        return None if run is None else run[0] - 1
 
     def set_mark(self, partition: int, item: dict[str, Any]) -> None:
         marks = self.marks.setdefault(partition, {})
@@ -789,6 +833,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = AgentReducer(ctx, akey[len(tenant) + 1:])
             else:
                 reducer = AgentReducer.restore(ctx, snap)
+                if snap.get("inputThrough") is not None:
+                    rt.reread[akey] = snap["inputThrough"]
                 if snap.get("outbox"):
                     rt.outbox[akey] = [AlertOut(tenant, akey[len(tenant) + 1:], alert)
                                        for alert in snap["outbox"]]
@@ -811,6 +857,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         if rt.reducers.get(akey) is not reducer:
             return None
         snap = reducer.snapshot()
+        through = rt.input_through(rt.partition_of(akey))
+        if through is not None:
+            snap["inputThrough"] = max(through, rt.reread.get(akey, -1))
+        elif akey in rt.reread:
+            snap["inputThrough"] = rt.reread[akey]
         unsent = rt.outbox.get(akey)
         if unsent:
             snap["outbox"] = [o.alert for o in unsent]
@@ -915,8 +966,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         partition = event.message.partition
         rt.processed[partition] = event.message.offset
         if items and items[0].get("k") == "wm":  # a record of marks (send_marks)
-            for item in items:
-                rt.set_mark(partition, item)
+            rt.take_marks(partition, event.message.offset, items, faust_fixes.start_offset(
+                app.consumer, TP(agent_input.get_topic_name(), partition)))
             return
         for item in items:
             try:
@@ -924,6 +975,12 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
                 reducer = reducer_for(akey, item["t"])
                 touched[akey] = reducer
                 outs = await apply_item(item, reducer, now, futures)
+                if event.message.offset <= rt.reread.get(akey, -1):
+                    # read again (a restart re-reads from the committed offset): the
+                    # snapshot already holds its effects, and what it rejected or sent
+                    # to a recompute then was delivered before that snapshot was saved
+                    # (a state event before a floor set since would ask again)
+                    outs = [o for o in outs if not isinstance(o, Rejected | RecomputeNeeded)]
             except Exception as exc:
                 log.exception("agent input item failed")
                 futures.append(await to_deadletter(
@@ -956,12 +1013,20 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             touched: dict[str, AgentReducer] = {}
             alerts: dict[str, list[AlertOut]] = {}
             gen = generation()
+            done = []
             for event in events:
                 if not stale(event, gen):
                     await reduce_record(event, now, futures, statuses, touched, alerts)
+                    done.append(event.message)
             for st in statuses.values():  # compacted: superseded by the next one
                 await send(status_out, key=st.key.encode(), value=encode(st.status))
             await delivered(futures)
+            # processed, and what they caused delivered: the snapshots saved from now on
+            # hold them (``inputThrough``)
+            topic_name = agent_input.get_topic_name()
+            for msg in done:
+                rt.input_done(msg.partition, msg.offset, faust_fixes.start_offset(
+                    app.consumer, TP(topic_name, msg.partition)))
             if generation() != gen:
                 return  # rebalanced meanwhile: these reducers were forgotten, see stale()
             await publish_alerts([(akey, reducer, alerts[akey]) for akey, reducer
@@ -1098,6 +1163,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
             rt.pending.discard(akey)
             rt.outbox.pop(akey, None)
             rt.resend.discard(akey)
+            rt.reread.pop(akey, None)
 
     def purge(tps: Any) -> None:
         """Drop table entries of partitions no longer assigned (memory store only).
@@ -1119,6 +1185,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.ready = False
         rt.contig.clear()  # reading starts again at the committed offsets
+        rt.input_run.clear()
+        rt.held_marks.clear()
         purge(owned - set(assigned))
         owned.clear()
         owned.update(assigned)

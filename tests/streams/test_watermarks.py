@@ -49,3 +49,26 @@ def test_silent_partitions_become_idle_and_drained_ones_have_no_mark_after_a_res
     assert rt.due_marks({1: "behind"}, force=False) == [{"k": "wm", "s": 1, "m": 700, "i": False}]
     assert rt.due_marks({1: "behind"}, force=False) == []  # sent; not moved by an hour
     assert len(rt.due_marks({0: "empty", 1: "behind"}, force=True)) == 2
+
+
+def test_agent_input_progress_is_contiguous_and_marks_wait_for_the_records_before() -> None:
+    """faust can process agent-input records past one it has not delivered yet (heal
+    reads it again later). ``input_through`` (saved in snapshots: what a restart reads
+    again) stops at the first record not processed, and a record of marks read past
+    it is applied only once that record is processed: the marks were sent after its
+    events, which must not be made final before they are applied."""
+    rt = runtime()
+    for p in range(2):  # a mark of state partition 1 known on agent-input partition 0
+        rt.set_mark(0, {"k": "wm", "s": p, "m": 100, "i": False})
+    rt.input_done(0, 10, start=10)
+    rt.input_done(0, 12, start=10)  # 11 not delivered yet
+    assert rt.input_through(0) == 10
+    rt.take_marks(0, 13, [{"k": "wm", "s": 0, "m": 900, "i": False},
+                          {"k": "wm", "s": 1, "m": 800, "i": False}], start=10)
+    assert rt.watermark(0) == 100  # held back behind record 11
+    rt.input_done(0, 11, start=10)
+    assert rt.input_through(0) == 13
+    assert rt.watermark(0) == 800
+    # another partition is independent; no start known: from the first record done
+    rt.input_done(1, 5, start=None)
+    assert rt.input_through(1) == 5 and rt.input_through(0) == 13

@@ -17,8 +17,8 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     import faust
 
     from rta_cli.runtime import tune_gc
-    from streams.app import build_app
     from streams.topics import ensure_topics
+    from streams.worker.app import build_app
 
     if settings.web_enabled and not _port_free(settings.web_bind, settings.web_port):
         print(f"rta: the HTTP port {settings.web_bind}:{settings.web_port} is in use; choose "

@@ -41,7 +41,7 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
         await admin.close()
 
 
-TABLES = ("directory", "held", "agents")  # the worker's tables (streams/app.py)
+TABLES = ("directory", "held", "agents")  # the worker's tables (streams/worker/context.py)
 
 
 def internal_topics(settings: WorkerSettings) -> dict[str, bool]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streams import app
+from streams.worker import runtime as app
 
 
 def test_a_process_that_stood_still_stops_before_it_writes(

@@ -10,9 +10,9 @@ from typing import Any
 from faust.types import TP
 
 from rta.config import TenantsConfig
-from streams.app import build_app
-from streams.rebalance import purge_unassigned
 from streams.settings import WorkerSettings
+from streams.worker.app import build_app
+from streams.worker.rebalance import purge_unassigned
 
 
 def test_purged_partitions_are_recovered_from_the_changelog_start() -> None:

@@ -4,9 +4,9 @@ internal topic faust would declare (a list kept by hand in streams/topics.py).""
 from __future__ import annotations
 
 from rta.config import TenantsConfig
-from streams.app import build_app
 from streams.settings import WorkerSettings
 from streams.topics import internal_topics
+from streams.worker.app import build_app
 
 
 def test_internal_topics_are_what_faust_declares() -> None:

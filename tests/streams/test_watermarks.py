@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rta.config import TenantsConfig
-from streams.app import NO_BOUND, Runtime
 from streams.settings import WorkerSettings
+from streams.worker.runtime import NO_BOUND, Runtime
 
 
 def runtime(partitions: int = 2) -> Runtime:

@@ -1,0 +1,1 @@
+"""The stream worker: the faust app around the core (``build_app``)."""

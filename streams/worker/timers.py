@@ -1,0 +1,187 @@
+"""What the worker does by the clock: the routers' marks, alert deadlines and the
+refresh of today's summaries, the emission of changed day summaries (and retention),
+the re-reading of lost fetches, the restore of assigned agents and a log line of
+counters. Each timer gives the event loop back every ``SLICE_SECONDS`` of work."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+
+from rta.agent import AgentReducer
+from rta.outputs import AlertOut, StatusOut
+from rta.states import LOGOUT
+from streams import faust_fixes
+from streams.codec import encode
+from streams.worker.context import Worker
+from streams.worker.outbox import publish_alerts, save
+from streams.worker.reducers import reducer_for
+from streams.worker.runtime import SLICE_SECONDS, now_ms
+
+log = logging.getLogger("rta.worker")
+
+
+async def watermarks(w: Worker) -> None:
+    """Marks of the state partitions assigned here: idleness, and the periodic
+    re-send that lets a restarted reducer learn the watermark again."""
+    rt = w.rt
+    if rt.upstream_state is None or w.app.rebalancing:
+        return
+    state_topic = w.state_in.get_topic_name()
+    progress = {}
+    for tp, end, start in rt.upstream_state():
+        if tp.topic == state_topic and end is not None:
+            done = rt.upstream.get((tp.topic, tp.partition))
+            read = done + 1 if done is not None else start
+            progress[tp.partition] = ("empty" if end == 0 else
+                                      "done" if read >= end else "behind")
+    at = time.monotonic()
+    force = at - rt.marks_forced >= w.settings.watermark_seconds
+    if force:
+        rt.marks_forced = at
+    await w.send_marks(progress, force)
+
+
+async def alerts(w: Worker) -> None:
+    """Alerts and live status of the agents whose deadline has come (their partition
+    caught up), restored outboxes sent again, and the refresh of today's summary of
+    logged-in agents."""
+    rt = w.rt
+    rt.freeze.check()
+    now = now_ms()
+    decided: list[tuple[str, AgentReducer, list[AlertOut]]] = []
+    for akey in list(rt.resend):  # restored outboxes: sent again, identical
+        rt.resend.discard(akey)
+        reducer = rt.reducers.get(akey)
+        if reducer is not None and rt.outbox.get(akey):
+            decided.append((akey, reducer, list(rt.outbox[akey])))
+    slice_end = time.perf_counter() + SLICE_SECONDS
+    while rt.deadlines and rt.deadlines[0][0] <= now:
+        if time.perf_counter() > slice_end:  # e.g. every shift starting at 9:00
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + SLICE_SECONDS
+        when, akey = heapq.heappop(rt.deadlines)
+        reducer = rt.reducers.get(akey)
+        if reducer is None or rt.due.get(akey) != when:
+            continue  # revoked, or superseded by a newer deadline
+        if not rt.caught_up(rt.partition_of(akey)):
+            heapq.heappush(rt.deadlines, (when + 1000, akey))  # backlog first
+            rt.due[akey] = when + 1000
+            continue
+        del rt.due[akey]
+        outs = reducer.tick(now)
+        fired = [o for o in outs if isinstance(o, AlertOut)]
+        if fired:  # saved with the alert state that decided them, then sent
+            rt.outbox.setdefault(akey, []).extend(fired)
+            decided.append((akey, reducer, fired))
+        for o in outs:
+            if isinstance(o, StatusOut):
+                await w.send(w.status_out, key=o.key.encode(), value=encode(o.status))
+        rt.pending.add(akey)
+        rt.schedule_deadline(akey, reducer, now)
+    if decided:
+        await publish_alerts(w, decided)
+    period = int(w.settings.refresh_seconds * 1000)
+    while rt.refresh and rt.refresh[0][0] <= now:
+        when, akey = heapq.heappop(rt.refresh)
+        reducer = rt.reducers.get(akey)
+        if reducer is None:
+            rt.refreshing.discard(akey)
+            continue
+        if reducer.eff.current[0] != LOGOUT and rt.caught_up(rt.partition_of(akey)):
+            reducer.changed.add(reducer.ctx.calendar.ordinal(now))
+            rt.pending.add(akey)
+        heapq.heappush(rt.refresh, (when + period, akey))
+
+
+async def emit_summaries(w: Worker) -> None:
+    """Changed day summaries to ``rta.adherence``; then retention (``prune``) up to
+    what the input watermark allows."""
+    rt = w.rt
+    rt.freeze.check()
+    now = now_ms()
+    pending, rt.pending = rt.pending, set()
+    slice_end = time.perf_counter() + SLICE_SECONDS
+    for akey in pending:
+        if time.perf_counter() > slice_end:
+            # building is CPU work between awaits that need not yield: give the
+            # reducers the loop now and then (100,000 agents logging in at once
+            # would otherwise hold them for seconds)
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + SLICE_SECONDS
+        reducer = rt.reducers.get(akey)
+        if reducer is None:
+            continue
+        # live: as of the worker clock; catching up on a backlog: as of the agent's
+        # last known instant (event time), so a backlog never paints open runs up to
+        # the wall clock (days that later events would delete again)
+        live = rt.caught_up(rt.partition_of(akey))
+        as_of = now if live else None
+        before = set(reducer.emitted)
+        outs = reducer.build_changed(as_of)
+        if reducer.emitted != before:
+            # which days exist is saved before they are published: after a crash the
+            # restored reducer re-emits them, or sends the tombstones they need
+            fut = await save(w, akey, reducer)
+            if fut is None:
+                continue  # revoked meanwhile: the new owner publishes
+            await w.delivered([fut])
+        sent = []
+        for out in outs:
+            value = None if out.summary is None else encode(
+                {**out.summary, "asOf": now if live else reducer.newest})
+            sent.append(await w.send(w.adherence_out, key=out.key.encode(), value=value))
+            rt.count("summaries")
+        watermark = rt.watermark(rt.partition_of(akey))
+        if watermark is not None and reducer.prune(watermark=watermark):
+            # the days before the new floor are final and will not be published
+            # again, so their last summaries must be on the broker before the
+            # snapshot that forgets them
+            await w.delivered(sent)
+            fut = await save(w, akey, reducer)
+            if fut is not None:
+                await w.delivered([fut])
+                rt.count("pruned")
+
+
+async def heal_fetches(w: Worker) -> None:
+    for _ in await faust_fixes.heal(w.app):
+        w.rt.count("healed")
+
+
+def stats(w: Worker) -> None:
+    """One log line of counters (what `rta bench pipeline` reads, and operators)."""
+    c = w.rt.counters
+    log.info("rta stats t=%.3f routed=%d applied=%d held=%d released=%d deadletter=%d "
+             "summaries=%d restored=%d reducers=%d", time.time(), c.get("routed", 0),
+             c.get("applied", 0), c.get("held", 0), c.get("released", 0),
+             c.get("deadletter", 0), c.get("summaries", 0), c.get("restored", 0),
+             len(w.rt.reducers))
+
+
+async def restore_assigned(w: Worker) -> None:
+    """After a restart or rebalance, bring back the reducers of assigned partitions
+    (not only those with new input), so their timers run."""
+    rt, app = w.rt, w.app
+    if not rt.ready or app.rebalancing or app.in_recovery:
+        return  # the table may still be replaying its changelog
+    assigned = {tp.partition for tp in app.consumer.assignment()
+                if tp.topic == w.agent_input.get_topic_name()}
+    now = now_ms()
+    slice_end = time.perf_counter() + SLICE_SECONDS
+    for akey in list(w.agents.keys()):
+        if time.perf_counter() > slice_end:
+            await asyncio.sleep(0)
+            slice_end = time.perf_counter() + SLICE_SECONDS
+            if not rt.ready:
+                return  # a rebalance began meanwhile
+        if akey in rt.reducers or rt.partition_of(akey) not in assigned:
+            continue
+        snap = w.agents.get(akey)
+        if snap is None:
+            continue
+        tenant = akey.rsplit(":", 1)[0] if ":" in akey else akey
+        reducer = reducer_for(w, akey, tenant)
+        rt.schedule_deadline(akey, reducer, now)

@@ -28,6 +28,7 @@ replacement, upserts), so the service is at-least-once end to end.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -70,51 +71,34 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     # ------------------------------------------------------------------ streams
     # Every step takes batches (take_events): faust acks a batch's events only after
     # its body has finished; a body that raises stops the worker (Worker.guarded).
-    @app.agent(w.state_in)
-    async def route_states(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            await w.guarded("routing states", routing.route_states, events)
+    def consume(topic: Any, batch_max: int, what: str,
+                step: Callable[[Worker, list[Any]], Awaitable[None]]) -> None:
+        async def run(stream: Any) -> None:
+            async for events in stream.take_events(batch_max, settings.batch_within):
+                await w.guarded(what, step, events)
 
-    @app.agent(w.schedule_in)
-    async def route_schedules(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            await w.guarded("routing schedules", routing.route_schedules, events)
+        app.agent(topic, name=f"rta.worker.{step.__name__}")(run)
 
-    @app.agent(w.directory_topic)
-    async def directory_updates(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            await w.guarded("directory updates", directory.directory_updates, events)
-
-    @app.agent(w.agent_input)
-    async def reduce(stream: Any) -> None:
-        async for events in stream.take_events(settings.reduce_batch_max,
-                                               settings.batch_within):
-            await w.guarded("reducing agent input", reducers.reduce_batch, events)
+    consume(w.state_in, settings.batch_max, "routing states", routing.route_states)
+    consume(w.schedule_in, settings.batch_max, "routing schedules", routing.route_schedules)
+    consume(w.directory_topic, settings.batch_max, "directory updates",
+            directory.directory_updates)
+    consume(w.agent_input, settings.reduce_batch_max, "reducing agent input",
+            reducers.reduce_batch)
 
     # ------------------------------------------------------------------ timers
-    @app.timer(interval=1.0)
-    async def watermarks() -> None:
-        await timers.watermarks(w)
+    def every(interval: float, step: Callable[[Worker], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await step(w)
 
-    @app.timer(interval=settings.tick_seconds)
-    async def alert_timer() -> None:
-        await timers.alerts(w)
+        app.timer(interval=interval, name=f"rta.worker.timers.{step.__name__}")(run)
 
-    @app.timer(interval=settings.emit_seconds)
-    async def emit_summaries() -> None:
-        await timers.emit_summaries(w)
-
-    @app.timer(interval=2.0)
-    async def heal_fetches() -> None:
-        await timers.heal_fetches(w)
-
-    @app.timer(interval=settings.stats_seconds)
-    async def stats() -> None:
-        timers.stats(w)
-
-    @app.timer(interval=2.0)
-    async def restore_assigned() -> None:
-        await timers.restore_assigned(w)
+    every(1.0, timers.watermarks)
+    every(settings.tick_seconds, timers.alerts)
+    every(settings.emit_seconds, timers.emit_summaries)
+    every(2.0, timers.heal_fetches)
+    every(settings.stats_seconds, timers.stats)
+    every(2.0, timers.restore_assigned)
 
     rebalance.connect(w)
 

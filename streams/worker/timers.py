@@ -151,7 +151,7 @@ async def heal_fetches(w: Worker) -> None:
         w.rt.count("healed")
 
 
-def stats(w: Worker) -> None:
+async def stats(w: Worker) -> None:
     """One log line of counters (what `rta bench pipeline` reads, and operators)."""
     c = w.rt.counters
     log.info("rta stats t=%.3f routed=%d applied=%d held=%d released=%d deadletter=%d "

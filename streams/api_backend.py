@@ -32,7 +32,7 @@ from rta.config import TenantsConfig, TenantSettings
 from rta.models import ScheduleMessage, StateEvent
 from rta.queries import activity_detail
 from rta.summary import agent_sort_key
-from streams.codec import agent_key, encode, identity_key
+from streams.codec import agent_key, encode, identity_key, unpack_value
 from streams.settings import WorkerSettings
 from streams.views import TopicViews
 
@@ -197,7 +197,7 @@ class WorkerBackend:
         reducer = self.rt.reducers.get(akey)
         if reducer is not None:
             return reducer if reducer.ctx.tenant_id == tenant else None
-        snap = self.agents_table.get(akey)
+        snap = unpack_value(self.agents_table.get(akey))
         if snap is None:
             return None
         # read-only: a copy from the table, not registered (no timers, no emits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import zlib
 from typing import Any
 
 import orjson
@@ -83,3 +84,44 @@ def identity_key(tenant: str, server: str, acd: str) -> str:
 
 def agent_key(tenant: str, agent: str) -> str:
     return f"{tenant}:{agent}"
+
+
+PACK_OVER_BYTES = 200_000  # table values larger than this are stored compressed
+
+
+def pack_value(value: Any) -> tuple[Any, bytes]:
+    """A table value as stored (in memory and in its changelog) and its JSON bytes.
+
+    A large value (an agent's snapshot with a busy week of history, a full hold of
+    10,000 events) is stored as ``{"z": base64(zlib(JSON))}``: JSON event lists
+    compress about tenfold, so a record stays far below the broker's message size
+    limit (about 1 MB), which it would otherwise pass and stop the worker at every
+    restart. ``unpack_value`` gives the value back."""
+    data = orjson.dumps(value)
+    if len(data) <= PACK_OVER_BYTES:
+        return value, data
+    packed = {"z": base64.b64encode(zlib.compress(data, 6)).decode("ascii")}
+    return packed, orjson.dumps(packed)
+
+
+def unpack_value(value: Any) -> Any:
+    """The value ``pack_value`` stored (values stored before packing existed as is)."""
+    if isinstance(value, dict) and len(value) == 1 and "z" in value:
+        return orjson.loads(zlib.decompress(base64.b64decode(value["z"])))
+    return value
+
+
+def fit_summary(summary: dict[str, Any], limit: int) -> tuple[bytes, int]:
+    """A day summary as published, within ``limit`` bytes, and how many ``actuals``
+    entries had to be left out for that (0: none). A day of tens of thousands of state
+    changes does not fit one record of the broker (about 1 MB): its figures are
+    published whole, its ``details`` without their ``actuals`` lists, and
+    ``actualsOmitted`` says how many runs they held (the history database and the
+    Real-Time Agent States endpoint still have every state)."""
+    data = orjson.dumps(summary)
+    if len(data) <= limit:
+        return data, 0
+    omitted = sum(len(d.get("actuals") or []) for d in summary.get("details") or [])
+    trimmed = {**summary, "details": [{**d, "actuals": []} for d in summary.get("details") or []],
+               "actualsOmitted": omitted}
+    return orjson.dumps(trimmed), omitted

@@ -14,7 +14,7 @@ from faust.types import TP
 
 from rta.config import TenantsConfig
 from rta.outputs import RecomputeNeeded, Rejected
-from streams.codec import agent_key, dead_letter, encode
+from streams.codec import agent_key, dead_letter, encode, pack_value, unpack_value
 from streams.settings import WorkerSettings
 from streams.worker.runtime import Runtime, _At, now_ms, stop_unacked
 
@@ -177,7 +177,11 @@ class Worker:
         Written to the store and the changelog directly with an explicit partition,
         so batches (``take_events``) and timers can write too (faust's own table
         writes need the current stream event, faust #497), and the send goes straight
-        to the producer (faust's buffered changelog send resolves late)."""
+        to the producer (faust's buffered changelog send resolves late). A large value
+        is stored compressed (``codec.pack_value``): read it with ``get``."""
+        data = None
+        if value is not None:
+            value, data = pack_value(value)
         # the RocksDB store picks its per-partition database from the current event:
         # stand in one of this partition
         stand_in = _At(partition)
@@ -189,11 +193,16 @@ class Worker:
                 tbl.data[key] = value
         finally:
             _current_event.reset(token)
+        # the JSON bytes as the table's json serializer reads them back at recovery
         return await self.send(
-            tbl.changelog_topic, key=key, value=value, partition=partition,
-            key_serializer=tbl.key_serializer,
-            value_serializer="raw" if value is None else tbl.value_serializer,
+            tbl.changelog_topic, key=key, value=data, partition=partition,
+            key_serializer=tbl.key_serializer, value_serializer="raw",
             callback=tbl._on_changelog_sent)
+
+    @staticmethod
+    def get(tbl: Any, key: str) -> Any:
+        """A table value as ``put`` wrote it (None: no entry)."""
+        return unpack_value(tbl.get(key))
 
     async def send_marks(self, progress: dict[int, str], force: bool) -> None:
         """Send the due marks of these state partitions to every agent-input partition."""

@@ -34,11 +34,11 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
     def entry_of(ikey: str) -> list[Any] | None:
         if ikey in dirs:
             return dirs[ikey][1]
-        value = w.directory.get(ikey)
+        value = w.get(w.directory, ikey)
         return [value, {}] if isinstance(value, str) else value
 
     def held_of(ikey: str) -> list[Any]:
-        return (holds[ikey][1] if ikey in holds else w.held.get(ikey)) or []
+        return (holds[ikey][1] if ikey in holds else w.get(w.held, ikey)) or []
 
     gen = w.generation()
     for event in events:

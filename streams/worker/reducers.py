@@ -29,7 +29,7 @@ def reducer_for(w: Worker, akey: str, tenant: str) -> AgentReducer:
     rt = w.rt
     reducer = rt.reducers.get(akey)
     if reducer is None:
-        snap = w.agents.get(akey)
+        snap = w.get(w.agents, akey)
         ctx = rt.context(tenant)
         if snap is None:
             reducer = AgentReducer(ctx, akey[len(tenant) + 1:])

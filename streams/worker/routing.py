@@ -58,7 +58,7 @@ async def route_states(w: Worker, events: list[Any]) -> None:
             arrival = event.message.partition * 2**40 + event.message.offset
             compact = [*compact_state(ev), arrival]
             ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
-            owner = owner_of(w.directory.get(ikey))
+            owner = owner_of(w.get(w.directory, ikey))
             if owner is not None:
                 part, item = w.state_item(ev.tenant_id, owner, compact)
                 forwards.setdefault(part, []).append(item)

@@ -14,7 +14,7 @@ from rta.agent import AgentReducer
 from rta.outputs import AlertOut, StatusOut
 from rta.states import LOGOUT
 from streams import faust_fixes
-from streams.codec import encode
+from streams.codec import encode, fit_summary
 from streams.worker.context import Worker
 from streams.worker.outbox import publish_alerts, save
 from streams.worker.reducers import reducer_for
@@ -130,8 +130,17 @@ async def emit_summaries(w: Worker) -> None:
             await w.delivered([fut])
         sent = []
         for out in outs:
-            value = None if out.summary is None else encode(
-                {**out.summary, "asOf": now if live else reducer.newest})
+            value = None
+            if out.summary is not None:
+                value, omitted = fit_summary(
+                    {**out.summary, "asOf": now if live else reducer.newest},
+                    w.settings.max_message_bytes)
+                if omitted:
+                    rt.count("summaries_trimmed")
+                    log.warning("day summary %s does not fit one record of %d bytes: "
+                                "published without the %d runs of its actuals "
+                                "(actualsOmitted)", out.key, w.settings.max_message_bytes,
+                                omitted)
             sent.append(await w.send(w.adherence_out, key=out.key.encode(), value=value))
             rt.count("summaries")
         watermark = rt.watermark(rt.partition_of(akey))
@@ -179,7 +188,7 @@ async def restore_assigned(w: Worker) -> None:
                 return  # a rebalance began meanwhile
         if akey in rt.reducers or rt.partition_of(akey) not in assigned:
             continue
-        snap = w.agents.get(akey)
+        snap = w.get(w.agents, akey)
         if snap is None:
             continue
         tenant = akey.rsplit(":", 1)[0] if ":" in akey else akey

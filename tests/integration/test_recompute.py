@@ -20,6 +20,7 @@ from api.auth import hash_api_key
 from history.migrate import upgrade
 from rta_cli.local_postgres import LocalPostgres
 from rta_cli.simulate import CentreSpec, generate
+from streams.codec import unpack_value
 from tests.api.conftest import Http
 from tests.integration.test_history_sink import db, summaries
 from tests.streams.conftest import latest, produce, topic_records, wait_for
@@ -195,6 +196,6 @@ def test_a_state_event_before_the_retained_history_is_recomputed(
 
 def _pruned(broker: Any, agent: str, day: Any) -> bool:
     """The agent's snapshot has a floor past ``day`` (final on the worker)."""
-    snap = latest(broker, "rta-agents-changelog").get(f'"northwind:{agent}"') or {}
+    snap = unpack_value(latest(broker, "rta-agents-changelog").get(f'"northwind:{agent}"')) or {}
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZONE)
     return bool(snap.get("floor")) and snap["floor"] >= end.timestamp() * 1000

@@ -410,9 +410,13 @@ class AgentReducer:
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
         else:
+            # an event the log places before one of its identity's already applied: with
+            # history dropped before the floor, almost surely a copy read again (a router
+            # re-routing after a takeover), applied before the floor moved
+            reread = pos is not None and tl.max_pos is not None and pos < tl.max_pos
             res = tl.add(ts, state, reason, event_id, pos)
             if res.status == "applied" and self.floor is not None and ts < self.floor \
-                    and not moved:
+                    and not moved and not reread:
                 # admitted by its identity's horizon, but before the floor: applied here
                 # for the days from the floor on (the state it starts may hold there),
                 # while the days before, final here, are recomputed from the stored

@@ -165,3 +165,23 @@ def test_a_move_with_history_already_final_asks_both_agents_for_a_recompute() ->
     r2.prune(watermark=OCT + 9 * H)
     tl2 = r2.remove_identity(("2", "chat"), "8")
     assert tl2 is not None and r2.final_days_moved(("2", "chat"), tl2, "8") == []
+
+
+def test_a_copy_read_again_before_the_floor_asks_for_no_recompute() -> None:
+    """After a takeover a router re-routes its partition from the committed offset:
+    events applied before the floor passed them come again, and their entries are
+    gone. One the log places before an applied event of its identity is such a copy:
+    no recompute request. A new channel's first event before the floor asks for one."""
+    r = reducer(("1", "voice"))
+    r.apply_state(("1", "voice"), T0 + 9 * H, 3, None, "v1", pos=1)
+    r.apply_state(("1", "voice"), T0 + 10 * H, 1, None, "v2", pos=2)
+    r.apply_state(("1", "voice"), OCT + 9 * H, 3, None, "v3", pos=3)
+    r.build_changed(None)
+    r.prune(watermark=OCT + 9 * H)
+    assert r.floor == OCT - 7 * DAY
+    again = r.apply_state(("1", "voice"), T0 + 9 * H, 3, None, "v1", pos=1)
+    assert not [o for o in again if isinstance(o, RecomputeNeeded | Rejected)]
+    r.add_identity(("2", "chat"))
+    new = r.apply_state(("2", "chat"), T0 + 11 * H, 3, None, "c1", pos=2**40 + 5)
+    assert [(o.first, o.last) for o in new if isinstance(o, RecomputeNeeded)] == [
+        ("2026-03-07", "2026-10-15")]

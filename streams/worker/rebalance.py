@@ -93,6 +93,7 @@ def connect(w: Worker) -> None:
         rt.contig.clear()  # reading starts again at the committed offsets
         rt.input_run.clear()
         rt.held_marks.clear()
+        rt.swept.clear()
         purge(w, owned - set(assigned))
         owned.clear()
         owned.update(assigned)

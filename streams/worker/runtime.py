@@ -114,6 +114,7 @@ class Runtime:
         self.reread: dict[str, int] = {}
         # agent-input partition -> [(offset, marks)] read past a record not processed yet
         self.held_marks: dict[int, list[tuple[int, list[dict[str, Any]]]]] = {}
+        self.swept: dict[int, int] = {}  # agent-input partition -> watermark last swept
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
         # the routers' inputs (state, schedule, directory topics): last offset done
@@ -197,6 +198,23 @@ class Runtime:
                 for _, items in sorted(ready, key=lambda h: h[0]):
                     for item in items:
                         self.set_mark(partition, item)
+                self.sweep_if_moved(partition)
+
+    def sweep_if_moved(self, partition: int) -> None:
+        """Retention follows the watermark also for agents without new input: when the
+        watermark on ``partition`` has moved by an hour (or become known), its agents go
+        to the emit timer, which prunes what the watermark now allows. (Pruning came
+        only after an agent's own changes, so an agent whose input had all been read
+        before the watermark was known kept its history, and a schedule correction
+        for its old days was applied live instead of through a recompute.)"""
+        mark = self.watermark(partition)
+        if mark is None:
+            return
+        last = self.swept.get(partition)
+        if last is not None and mark < last + HOUR_MS:
+            return
+        self.swept[partition] = mark
+        self.pending.update(k for k in self.reducers if self.partition_of(k) == partition)
 
     def take_marks(self, partition: int, offset: int, items: list[dict[str, Any]],
                    start: int | None) -> None:

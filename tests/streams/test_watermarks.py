@@ -72,3 +72,32 @@ def test_agent_input_progress_is_contiguous_and_marks_wait_for_the_records_befor
     # another partition is independent; no start known: from the first record done
     rt.input_done(1, 5, start=None)
     assert rt.input_through(1) == 5 and rt.input_through(0) == 13
+
+
+def test_a_watermark_that_moves_sends_the_partitions_agents_to_retention() -> None:
+    """Retention follows the watermark also for agents without new input: once it is
+    known, and each time it moves by an hour, the partition's agents are pending (the
+    emit timer prunes them). They used to be pruned only after changes of their own."""
+    from rta.agent import AgentReducer, TenantContext
+    from rta.config import TenantSettings
+
+    rt = runtime()
+    ctx = TenantContext("t", TenantSettings())
+    keys = [f"t:{n}" for n in range(20)]
+    for k in keys:
+        rt.reducers[k] = AgentReducer(ctx, k[2:])
+    mine = {k for k in keys if rt.partition_of(k) == 0}
+    assert mine and mine != set(keys)
+    h = 3_600_000
+
+    def marks(offset: int, newest: int) -> None:
+        rt.take_marks(0, offset, [{"k": "wm", "s": 0, "m": newest, "i": False},
+                                  {"k": "wm", "s": 1, "m": newest, "i": False}], start=0)
+
+    marks(0, 10 * h)
+    assert rt.pending == mine  # the watermark became known
+    rt.pending.clear()
+    marks(1, 10 * h + h // 2)
+    assert rt.pending == set()  # moved by less than an hour
+    marks(2, 11 * h)
+    assert rt.pending == mine

@@ -208,6 +208,12 @@ class AgentReducer:
             "status": list(self.last_status) if self.last_status is not None else None,
             "floor": self.floor,
             "moved": [[server, acd, to] for (server, acd), to in sorted(self.moved.items())],
+            # the latest place in the log applied per identity, where that entry was
+            # dropped (prune): a copy of it read again is known as one
+            "maxPos": [[server, acd, tl.max_pos] for (server, acd), tl
+                       in sorted(self.identities.items())
+                       if tl.max_pos is not None and tl.max_pos > max(
+                           (e.pos for e in tl.entries if e.pos is not None), default=-1)],
         }
 
     @classmethod
@@ -234,6 +240,10 @@ class AgentReducer:
         agent.moved = {(server, acd): to for server, acd, to in snap.get("moved", [])}
         for tl in agent.identities.values():
             tl.floor = agent.floor
+        for server, acd, pos in snap.get("maxPos", []):
+            known = agent.identities.get((server, acd))
+            if known is not None and (known.max_pos is None or pos > known.max_pos):
+                known.max_pos = pos
         return agent
 
     # ------------------------------------------------------------------ retention
@@ -410,10 +420,11 @@ class AgentReducer:
                 f"event at {ts} is older than the lateness horizon "
                 f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
         else:
-            # an event the log places before one of its identity's already applied: with
-            # history dropped before the floor, almost surely a copy read again (a router
-            # re-routing after a takeover), applied before the floor moved
-            reread = pos is not None and tl.max_pos is not None and pos < tl.max_pos
+            # an event the log places at or before one of its identity's already applied
+            # (the same place: that very record): with history dropped before the floor,
+            # almost surely a copy read again (a router re-routing after a takeover),
+            # applied before the floor moved
+            reread = pos is not None and tl.max_pos is not None and pos <= tl.max_pos
             res = tl.add(ts, state, reason, event_id, pos)
             if res.status == "applied" and self.floor is not None and ts < self.floor \
                     and not moved and not reread:

@@ -185,3 +185,22 @@ def test_a_copy_read_again_before_the_floor_asks_for_no_recompute() -> None:
     new = r.apply_state(("2", "chat"), T0 + 11 * H, 3, None, "c1", pos=2**40 + 5)
     assert [(o.first, o.last) for o in new if isinstance(o, RecomputeNeeded)] == [
         ("2026-03-07", "2026-10-15")]
+
+
+def test_a_copy_of_the_latest_event_dropped_is_known_after_a_restore() -> None:
+    """A dormant chat channel's latest event in the log (earlier in time than its last
+    one) is dropped by the floor; a snapshot keeps where the log had got to, so the
+    copy read again after a restore asks for no recompute either."""
+    r = reducer(("1", "voice"), ("2", "chat"))
+    chat = ("2", "chat")
+    r.apply_state(chat, T0 + 10 * H, 3, None, "c2", pos=2**40 + 2)
+    r.apply_state(chat, T0 + 9 * H, 1, None, "c1", pos=2**40 + 3)  # later in the log
+    r.apply_state(("1", "voice"), OCT + 9 * H, 3, None, "v1", pos=5)
+    r.build_changed(None)
+    r.prune(watermark=OCT + 9 * H)
+    assert r.floor == OCT - 7 * DAY
+    assert [e.pos for e in r.identities[chat].entries] == [2**40 + 2]  # the 09:00 dropped
+    r = AgentReducer.restore(r.ctx, orjson.loads(orjson.dumps(r.snapshot())))
+    assert r.identities[chat].max_pos == 2**40 + 3
+    again = r.apply_state(chat, T0 + 9 * H, 1, None, "c1", pos=2**40 + 3)
+    assert not [o for o in again if isinstance(o, RecomputeNeeded | Rejected)]

@@ -4,6 +4,7 @@ store drops the entries of partitions that left (faust 0.15.3)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -85,10 +86,14 @@ def connect(w: Worker) -> None:
     owned: set[Any] = set()  # the partitions of the last assignment
 
     async def revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if rt.ready:
+            rt.unready_since = time.monotonic()
         rt.ready = False
         forget(w, revoked)
 
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        if rt.ready:
+            rt.unready_since = time.monotonic()
         rt.ready = False
         rt.contig.clear()  # reading starts again at the committed offsets
         rt.input_run.clear()

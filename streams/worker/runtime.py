@@ -117,6 +117,7 @@ class Runtime:
         self.swept: dict[int, int] = {}  # agent-input partition -> watermark last swept
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
+        self.unready_since = time.monotonic()  # when ``ready`` last became False
         # the routers' inputs (state, schedule, directory topics): last offset done
         self.upstream: dict[tuple[str, int], int] = {}
         self.upstream_state: Any = None  # () -> [(tp, end, start)], set by build_app

@@ -149,6 +149,7 @@ class AgentReducer:
         "newest",
         "open_sig",
         "schedule",
+        "schedule_pos",
     )
 
     def __init__(self, ctx: TenantContext, agent_key: str) -> None:
@@ -174,6 +175,9 @@ class AgentReducer:
         # identities that moved to another agent (identity -> that agent's key): their
         # events still on the way here, routed before the move, are sent on there
         self.moved: dict[Identity, str] = {}
+        # schedule partition -> offset of the latest message applied from it (see
+        # apply_schedule)
+        self.schedule_pos: dict[int, int] = {}
 
     # ------------------------------------------------------------------ persistence
     SNAPSHOT_VERSION = 1
@@ -210,6 +214,7 @@ class AgentReducer:
             "moved": [[server, acd, to] for (server, acd), to in sorted(self.moved.items())],
             # the latest place in the log applied per identity, where that entry was
             # dropped (prune): a copy of it read again is known as one
+            "schedulePos": sorted([p, o] for p, o in self.schedule_pos.items()),
             "maxPos": [[server, acd, tl.max_pos] for (server, acd), tl
                        in sorted(self.identities.items())
                        if tl.max_pos is not None and tl.max_pos > max(
@@ -240,6 +245,7 @@ class AgentReducer:
         agent.moved = {(server, acd): to for server, acd, to in snap.get("moved", [])}
         for tl in agent.identities.values():
             tl.floor = agent.floor
+        agent.schedule_pos = {p: o for p, o in snap.get("schedulePos", [])}
         for server, acd, pos in snap.get("maxPos", []):
             known = agent.identities.get((server, acd))
             if known is not None and (known.max_pos is None or pos > known.max_pos):
@@ -478,7 +484,17 @@ class AgentReducer:
         return out
 
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
-                       parts: list[Part], now: int | None = None) -> list[Output]:
+                       parts: list[Part], now: int | None = None,
+                       pos: tuple[int, int] | None = None) -> list[Output]:
+        """``pos``: the message's place in the log (schedule partition, offset), where it
+        may come again (a router re-routing after a takeover) or out of log order: an
+        agent's messages share one partition and apply in its order, so one at or
+        before the latest applied from that partition changes nothing."""
+        if pos is not None:
+            part, offset = pos
+            if offset <= self.schedule_pos.get(part, -1):
+                return []
+            self.schedule_pos[part] = offset
         if (agent_id, acd_agent_id) != (self.agent_id, self.acd_agent_id):
             # every summary carries them
             self.changed |= self.emitted

@@ -88,8 +88,12 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
         parts = resolve_activities(
             msg.from_ts, msg.to_ts,
             ((a.activity_type, a.start, a.end) for a in msg.activities), reducer.ctx.rules)
+        # with its place in the log: one read again (re-routed after a takeover) or
+        # out of its log order changes nothing (AgentReducer.apply_schedule)
+        place = item.get("p")
         return reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
-                                      msg.to_ts, parts, None)
+                                      msg.to_ts, parts, None,
+                                      pos=None if place is None else (place[0], place[1]))
     if kind == "m":  # the identity belongs to another agent now: its events follow
         server, acd = item["i"]
         to = item["to"]

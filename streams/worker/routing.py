@@ -107,7 +107,8 @@ async def route_schedules(w: Worker, events: list[Any]) -> None:
             tenant = msg.tenant_id
             part = w.rt.partition_of(agent_key(tenant, msg.agent_key))
             forwards.setdefault(part, []).append(
-                {"k": "sch", "t": tenant, "a": msg.agent_key, "b": body})
+                {"k": "sch", "t": tenant, "a": msg.agent_key, "b": body,
+                 "p": [event.message.partition, event.message.offset]})
             src = [event.message.partition, event.message.offset]
             dirs.extend((identity_key(tenant, server, acd).encode(), encode(
                 {"kind": "dir", "tenant": tenant, "server": server, "acd": acd,

@@ -13,7 +13,7 @@ rebalances around a frozen member), or nothing. Then:
 - the alerts keep their rules (docs/SEMANTICS.md, "Alerts");
 - the group's committed offsets reach the end of each input partition.
 
-Seeds 1-3 run in CI (on the suite's broker, the first on Tansu too);
+Seed 1 runs in CI (on the suite's broker and on Tansu);
 ``RTA_STREAM_SEEDS`` chooses others: ``RTA_STREAM_SEEDS=100-139`` is the deep run
 (``-`` ranges and ``,`` lists). Alerts are checked against their rules, not
 against the oracle's: the alert timer evaluates agents at the worker clock when
@@ -53,7 +53,7 @@ from tests.support.logs import TENANTS_TOML, describe, hostile_log
 
 def runs() -> list[tuple[str, int]]:
     """``(broker kind, seed)``: every seed on the suite's broker, the first on Tansu too."""
-    spec = os.environ.get("RTA_STREAM_SEEDS", "1-3")
+    spec = os.environ.get("RTA_STREAM_SEEDS", "1")
     seeds: list[int] = []
     for part in filter(None, spec.split(",")):
         lo, _, hi = part.partition("-")

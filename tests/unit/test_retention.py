@@ -204,3 +204,30 @@ def test_a_copy_of_the_latest_event_dropped_is_known_after_a_restore() -> None:
     assert r.identities[chat].max_pos == 2**40 + 3
     again = r.apply_state(chat, T0 + 9 * H, 1, None, "c1", pos=2**40 + 3)
     assert not [o for o in again if isinstance(o, RecomputeNeeded | Rejected)]
+
+
+def test_a_schedule_message_read_again_or_out_of_order_changes_nothing() -> None:
+    """A router re-routes its schedule partition from the committed offset after a
+    takeover: a message already applied, whose days are final by now, comes again.
+    Its place in the log (partition, offset) tells: no recompute request, and an older
+    message never replaces a newer one of the same agent (also after a restore)."""
+    from rta.schedule import Part
+
+    r = reducer(("1", "voice"))
+    day = (T0, T0 + DAY)
+    march = [Part(T0 + 9 * H, T0 + 17 * H, "in_service", "IN_SERVICE")]
+    r.apply_schedule(7, "voice", *day, march, pos=(1, 4))
+    r.apply_state(("1", "voice"), T0 + 9 * H, 3, None, "v1", pos=1)
+    r.apply_state(("1", "voice"), OCT + 9 * H, 3, None, "v2", pos=2)
+    r.build_changed(None)
+    r.prune(watermark=OCT + 9 * H)
+    assert r.floor == OCT - 7 * DAY
+    r = AgentReducer.restore(r.ctx, orjson.loads(orjson.dumps(r.snapshot())))
+    assert r.apply_schedule(7, "voice", *day, march, pos=(1, 4)) == []  # read again
+    newer = [Part(OCT + 9 * H, OCT + 12 * H, "in_service", "IN_SERVICE")]
+    r.apply_schedule(7, "voice", OCT, OCT + DAY, newer, pos=(1, 9))
+    r.apply_schedule(7, "voice", OCT, OCT + DAY, [], pos=(1, 6))  # older: ignored
+    assert [p.start for p in r.schedule.parts] == [OCT + 9 * H]
+    # a new message before the floor still asks for its recompute
+    outs = r.apply_schedule(7, "voice", *day, [], pos=(1, 10))
+    assert [type(o).__name__ for o in outs] == ["RecomputeNeeded"]

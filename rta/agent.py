@@ -439,11 +439,8 @@ class AgentReducer:
                 # while the days before, final here, are recomputed from the stored
                 # history (docs/HISTORY.md)
                 cal = self.ctx.calendar
-                event = {"tenantId": self.ctx.tenant_id, "acdServerId": identity[0],
-                         "acdAgentId": identity[1], "gisStateIdentifier": state,
-                         "timestamp": ts, "reasonCode": reason}
-                if event_id:
-                    event["eventId"] = event_id
+                event = self._state_json(identity, Entry(
+                    ts, event_id or "", state, "" if reason is None else str(reason), reason))
                 outs.append(RecomputeNeeded(
                     self.ctx.tenant_id, self.agent_key, cal.iso(cal.ordinal(ts)),
                     cal.iso(cal.ordinal(self.floor) - 1), event))

@@ -94,9 +94,9 @@ def pack_value(value: Any) -> tuple[Any, bytes]:
 
     A large value (an agent's snapshot with a busy week of history, a full hold of
     10,000 events) is stored as ``{"z": base64(zlib(JSON))}``: JSON event lists
-    compress about tenfold, so a record stays far below the broker's message size
-    limit (about 1 MB), which it would otherwise pass and stop the worker at every
-    restart. ``unpack_value`` gives the value back."""
+    shrink about threefold (base64 included), so a value of up to about 3 MB of JSON
+    stays under the broker's record limit (about 1 MB), which it would otherwise pass
+    and stop the worker at every save. ``unpack_value`` gives the value back."""
     data = orjson.dumps(value)
     if len(data) <= PACK_OVER_BYTES:
         return value, data

@@ -483,15 +483,17 @@ class AgentReducer:
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
                        parts: list[Part], now: int | None = None,
                        pos: tuple[int, int] | None = None) -> list[Output]:
-        """``pos``: the message's place in the log (schedule partition, offset), where it
-        may come again (a router re-routing after a takeover) or out of log order: an
-        agent's messages share one partition and apply in its order, so one at or
-        before the latest applied from that partition changes nothing."""
+        """``pos``: the message's place in the log (schedule partition, offset). One at
+        or before the latest applied from that partition is a copy read again (a router
+        re-routing after a takeover) or one delivered out of order: it is applied (its
+        window may differ from the later message's), but asks for no recompute: that
+        was asked when it first came."""
+        seen = False
         if pos is not None:
             part, offset = pos
-            if offset <= self.schedule_pos.get(part, -1):
-                return []
-            self.schedule_pos[part] = offset
+            seen = offset <= self.schedule_pos.get(part, -1)
+            if not seen:
+                self.schedule_pos[part] = offset
         if (agent_id, acd_agent_id) != (self.agent_id, self.acd_agent_id):
             # every summary carries them
             self.changed |= self.emitted
@@ -501,7 +503,7 @@ class AgentReducer:
         crossing = self.schedule.part_at(to_ts)
         hi = crossing.end - 1 if crossing is not None and crossing.start < to_ts else to_ts
         outs: list[Output] = []
-        if self.floor is not None and from_ts < self.floor:
+        if self.floor is not None and from_ts < self.floor and not seen:
             cal = self.ctx.calendar
             last = min(cal.ordinal(hi), cal.ordinal(self.floor) - 1)
             outs.append(RecomputeNeeded(self.ctx.tenant_id, self.agent_key,

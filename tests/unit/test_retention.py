@@ -209,8 +209,9 @@ def test_a_copy_of_the_latest_event_dropped_is_known_after_a_restore() -> None:
 def test_a_schedule_message_read_again_or_out_of_order_changes_nothing() -> None:
     """A router re-routes its schedule partition from the committed offset after a
     takeover: a message already applied, whose days are final by now, comes again.
-    Its place in the log (partition, offset) tells: no recompute request, and an older
-    message never replaces a newer one of the same agent (also after a restore)."""
+    Its place in the log (partition, offset) tells: no recompute request (also after
+    a restore). (Skipping such a message lost a day's schedule in the kill -9 test: a
+    message delivered out of order may cover another window.)"""
     from rta.schedule import Part
 
     r = reducer(("1", "voice"))
@@ -226,7 +227,7 @@ def test_a_schedule_message_read_again_or_out_of_order_changes_nothing() -> None
     assert r.apply_schedule(7, "voice", *day, march, pos=(1, 4)) == []  # read again
     newer = [Part(OCT + 9 * H, OCT + 12 * H, "in_service", "IN_SERVICE")]
     r.apply_schedule(7, "voice", OCT, OCT + DAY, newer, pos=(1, 9))
-    r.apply_schedule(7, "voice", OCT, OCT + DAY, [], pos=(1, 6))  # older: ignored
+    assert r.apply_schedule(7, "voice", *day, [], pos=(1, 6)) == []  # older: applied
     assert [p.start for p in r.schedule.parts] == [OCT + 9 * H]
     # a new message before the floor still asks for its recompute
     outs = r.apply_schedule(7, "voice", *day, [], pos=(1, 10))

@@ -748,9 +748,18 @@ class AgentReducer:
         first = self._floor_day()
         if first is not None:
             days = {o for o in days if o >= first}
+        # as of the end of time, days after the one holding the agent's last known
+        # instant are reported only for their scheduled time (candidate_days): a
+        # schedule window ending at midnight marks the next day changed, and built to
+        # its end that day would show an agent still logged in as in service all day
+        lim = self._limit() if as_of is None else None
+        last = None if lim is None else self.ctx.calendar.ordinal(lim)
         out = []
         for o in sorted(days):
-            summary = self.build_day(o, as_of)
+            if last is not None and o > last and not self.scheduled_parts(o)[2]:
+                summary = None
+            else:
+                summary = self.build_day(o, as_of)
             if summary is None and o not in self.emitted:
                 continue
             if summary is None:

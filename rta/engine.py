@@ -6,17 +6,26 @@ directory (built from schedule messages) resolves it to an agent. Events of
 an identity not yet known are held, bounded per identity, and applied when a
 schedule message names the identity; held events pushed out by the bounds
 are returned as :class:`Rejected` (dead letters), never dropped silently.
+The routing rules themselves are :mod:`rta.directory`, which the stream
+worker's directory step uses too.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from rta.agent import AgentReducer, TenantContext
-from rta.config import TenantsConfig, TenantSettings
+from rta.config import TenantsConfig
+from rta.directory import (
+    Held,
+    future_rejection,
+    hold,
+    hold_overflow_reason,
+    map_identity,
+    release,
+)
 from rta.models import ScheduleMessage, StateEvent
 from rta.outputs import DaySummaryOut, Output, Rejected
 from rta.schedule import resolve_activities
@@ -27,40 +36,13 @@ IdentityKey = tuple[str, str, str]  # tenant, acdServerId, acdAgentId
 AgentKey = tuple[str, str]  # tenant, agent key
 
 
-def future_rejection(ev: StateEvent, now: int, settings: TenantSettings) -> str | None:
-    """Why ``ev`` is too far ahead of the worker clock ``now``, or None."""
-    ahead = settings.future_tolerance_seconds * 1000
-    if ev.timestamp > now + ahead:
-        return (f"timestamp {ev.timestamp} is more than {settings.future_tolerance_seconds} s "
-                f"ahead of the worker clock ({now})")
-    return None
-
-
-def bound_hold(held: list[Any], settings: TenantSettings, by_span: bool = True) -> list[Any]:
-    """Trim a hold sorted by ``(timestamp, arrival, ...)`` to the tenant's bounds
-    (count, and event-time span unless ``by_span`` is false); returns what fell out,
-    oldest first."""
-    span = settings.hold_max_seconds * 1000
-    out = []
-    while held and (len(held) > settings.hold_max_events
-                    or (by_span and held[0][0] < held[-1][0] - span)):
-        out.append(held.pop(0))
-    return out
-
-
-def hold_overflow_reason(identity: str, settings: TenantSettings) -> str:
-    return (f"ACD identity {identity} is not in the directory; held events exceed "
-            f"{settings.hold_max_events} events or {settings.hold_max_seconds} s, so the "
-            "oldest was dropped from the hold")
-
-
 class Engine:
     def __init__(self, tenants: TenantsConfig | None = None) -> None:
         self.tenants = tenants or TenantsConfig()
         self._contexts: dict[str, TenantContext] = {}
         self.agents: dict[AgentKey, AgentReducer] = {}
         self.directory: dict[IdentityKey, str] = {}
-        self.held: dict[IdentityKey, list[tuple[int, int, StateEvent]]] = {}
+        self.held: dict[IdentityKey, list[Held]] = {}
         self._seq = 0
         self.counters: Counter[str] = Counter()
         self.touched: set[AgentKey] = set()  # agents with input since the last build
@@ -102,14 +84,13 @@ class Engine:
         return fixed
 
     def _hold(self, ctx: TenantContext, key: IdentityKey, ev: StateEvent) -> list[Output]:
-        held = self.held.setdefault(key, [])
         self._seq += 1
-        insort(held, (ev.timestamp, self._seq, ev))
+        dropped = hold(self.held.setdefault(key, []), [(ev.timestamp, self._seq, ev)],
+                       ctx.settings)
         self.counters["held"] += 1
-        dropped = bound_hold(held, ctx.settings)
         self.counters["rejected_held_overflow"] += len(dropped)
         reason = hold_overflow_reason("/".join(key[1:]) + f" of tenant {key[0]}", ctx.settings)
-        return [Rejected(reason, old.to_json()) for _, _, old in dropped]
+        return [Rejected(reason, old.to_json()) for old in dropped]
 
     # ------------------------------------------------------------------ schedules
     def apply_schedule(self, msg: ScheduleMessage, now: int | None = None) -> list[Output]:
@@ -121,21 +102,19 @@ class Engine:
         outs: list[Output] = []
         for server, acd in msg.identities:
             key = (msg.tenant_id, server, acd)
-            owner = self.directory.get(key)
-            if owner == agent_key:
+            mapping = map_identity(self.directory.get(key), {}, agent_key)
+            if mapping.change == "same":
                 continue
             timeline = None
-            if owner is not None:
-                timeline = self.agents[(msg.tenant_id, owner)].remove_identity((server, acd),
-                                                                               agent_key)
-                self.touched.add((msg.tenant_id, owner))
+            if mapping.previous is not None:  # a move: the timeline goes with it
+                timeline = self.agents[(msg.tenant_id, mapping.previous)].remove_identity(
+                    (server, acd), agent_key)
+                self.touched.add((msg.tenant_id, mapping.previous))
                 self.counters["identities_moved"] += 1
             held = self.held.pop(key, None)
             if held:
                 timeline = timeline or IdentityTimeline()
-                # in arrival order, so that of two bodies under one eventId the first
-                # to arrive is kept, as on the direct path
-                for _, _, ev in sorted(held, key=lambda h: h[1]):
+                for ev in release(held):
                     res = timeline.add(ev.timestamp, ev.state, ev.reason, ev.event_id)
                     if res.status == "conflict":
                         self.counters["rejected_conflict"] += 1

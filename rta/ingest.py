@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rta.config import TenantSettings
-from rta.engine import future_rejection
+from rta.directory import future_rejection
 from rta.models import InputError, ScheduleMessage, StateEvent, parse_schedule, parse_state_event
 
 T = TypeVar("T")

@@ -2,7 +2,9 @@
 identities not known yet (held). The only writer of the ``directory`` and ``held``
 tables: an identity's directory updates and held events share one partition of the
 directory topic, so they are handled in order whatever the timing between the two
-input topics."""
+input topics. The rules (hold bounds, adopt, move, release, a mapping read again)
+are the core's (``rta.directory``), as in ``rta replay``; this module reads and
+writes the tables and sends what they decide."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from rta.engine import bound_hold, hold_overflow_reason
+from rta.directory import hold, hold_overflow_reason, map_identity, release
 from rta.outputs import Rejected
 from streams.codec import agent_key, identity_key, state_json
 from streams.worker.context import Worker
@@ -59,23 +61,13 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
                     log.info("forwarding %d events of %s to agent %s",
                              len(upd["events"]), ikey, owner)
                     continue
-                # hold, bounded by count and event-time span; a replayed record
-                # (at-least-once) adds nothing: entries are unique by arrival.
-                # Each entry [ts, arrival, event, held at (worker clock)]: the
-                # span bound applies only once the identity has been unknown for
-                # hold_grace_seconds. Until then the schedule that names it may be
-                # on its way (the two input topics are read at their own pace,
-                # and a router can read a state partition ahead of where the
-                # directory is): bounded at once, a backlog spanning months lost
-                # all but its last week (the randomized test, seed 1)
-                merged = {x[1]: x for x in held_of(ikey)}
-                for ts, a, e in upd["events"]:
-                    merged.setdefault(a, [ts, a, e, now])
-                items = sorted(merged.values(), key=lambda x: (x[0], x[1]))
+                # hold, bounded by count and event-time span (rta.directory.hold):
+                # the span bound only once the identity has been unknown here for
+                # hold_grace_seconds; a replayed record (at-least-once) adds nothing
+                items = list(held_of(ikey))
                 ctx = rt.context(tenant)
-                since = min(x[3] if len(x) > 3 else 0 for x in items)
-                by_span = now - since >= settings.hold_grace_seconds * 1000
-                for _, _, e, *_ in bound_hold(items, ctx.settings, by_span):
+                for e in hold(items, upd["events"], ctx.settings, now,
+                              int(settings.hold_grace_seconds * 1000)):
                     futures.append(await w.reject(event.message.key, Rejected(
                         hold_overflow_reason(ikey, ctx.settings),
                         state_json(tenant, e)), settings.topic_state))
@@ -84,35 +76,33 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
                 log.info("holding %d events of %s (%d held)", len(upd["events"]),
                          ikey, len(items))
                 continue
-            agent = upd["agent"]
-            # the schedule message that names the identity, by its place in the
+            # the schedule message that names the identity, with its place in the
             # schedule topic: one read again (at-least-once, after a crash or a
             # rebalance there) must not undo a mapping another partition's
-            # message made since
-            seen = dict(entry[1]) if entry is not None else {}
-            src, offset = upd.get("src") or (None, None)  # (no src: the first format)
-            if src is not None and seen.get(str(src), -1) >= offset:
-                agent = owner  # read again: the mapping stays (held events go)
-            else:
-                if src is not None:
-                    seen[str(src)] = offset
-                if owner is None:  # the agent adopts it (its events follow)
-                    forwards.setdefault(rt.partition_of(agent_key(tenant, agent)),
-                                        []).append({"k": "ad", "t": tenant, "a": agent,
-                                                    "i": [server, acd]})
-                elif owner != agent:  # it moves: the owner hands it over ("m")
-                    forwards.setdefault(rt.partition_of(agent_key(tenant, owner)),
-                                        []).append({"k": "m", "t": tenant, "a": owner,
-                                                    "i": [server, acd], "to": agent})
-                dirs[ikey] = (part, [agent, seen])
+            # message made since ("again")
+            src = upd.get("src")  # (none: the first format)
+            mapping = map_identity(owner, dict(entry[1]) if entry is not None else {},
+                                   upd["agent"], None if src is None else (src[0], src[1]))
+            if mapping.change == "adopt":  # the agent adopts it (its events follow)
+                forwards.setdefault(rt.partition_of(agent_key(tenant, upd["agent"])),
+                                    []).append({"k": "ad", "t": tenant, "a": upd["agent"],
+                                                "i": [server, acd]})
+            elif mapping.change == "move" and mapping.previous is not None:
+                # the owner hands it over ("m")
+                previous = mapping.previous
+                forwards.setdefault(rt.partition_of(agent_key(tenant, previous)),
+                                    []).append({"k": "m", "t": tenant, "a": previous,
+                                                "i": [server, acd], "to": upd["agent"]})
+            if mapping.change != "again":
+                dirs[ikey] = (part, [mapping.owner, mapping.seen])
             items = held_of(ikey)
-            if items:  # release in arrival order
-                forwards.setdefault(rt.partition_of(agent_key(tenant, agent)), []).extend(
-                    w.state_item(tenant, agent, x[2])[1]
-                    for x in sorted(items, key=lambda x: x[1]))
+            if items and mapping.owner is not None:
+                forwards.setdefault(rt.partition_of(agent_key(tenant, mapping.owner)),
+                                    []).extend(w.state_item(tenant, mapping.owner, e)[1]
+                                               for e in release(items))
                 rt.count("released", len(items))
                 log.info("releasing %d held events of %s to agent %s", len(items),
-                         ikey, agent)
+                         ikey, mapping.owner)
                 holds[ikey] = (part, None)
         except Exception as exc:
             log.exception("directory update failed")

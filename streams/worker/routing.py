@@ -9,7 +9,7 @@ from typing import Any
 
 from faust.types import TP
 
-from rta.engine import future_rejection
+from rta.directory import future_rejection
 from rta.models import InputError, parse_schedule
 from streams import faust_fixes
 from streams.codec import (

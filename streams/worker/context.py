@@ -204,14 +204,24 @@ class Worker:
         """A table value as ``put`` wrote it (None: no entry)."""
         return unpack_value(tbl.get(key))
 
-    async def send_marks(self, progress: dict[int, str], force: bool) -> None:
-        """Send the due marks of these state partitions to every agent-input partition."""
+    async def send_marks(self, progress: dict[Any, str], force: bool) -> None:
+        """Send the due marks of these input partitions (state: ``p``, schedule:
+        ``"c<p>"``) to every directory partition, after what the router sent there:
+        the directory step passes them on to the reducers (``Runtime.directory_done``)
+        once it has forwarded what came before them."""
         marks = self.rt.due_marks(progress, force)
         if marks:
             value = encode({"items": marks})
             await self.delivered([
-                await self.send(self.agent_input, key=b"wm", value=value, partition=q)
+                await self.send(self.directory_topic, key=b"wm", value=value, partition=q)
                 for q in range(self.settings.partitions)])
+
+    async def send_directory_mark(self, mark: dict[str, Any]) -> None:
+        """A directory partition's mark to every agent-input partition."""
+        value = encode({"items": [mark]})
+        await self.delivered([
+            await self.send(self.agent_input, key=b"wm", value=value, partition=q)
+            for q in range(self.settings.partitions)])
 
     async def recompute_needed(self, o: RecomputeNeeded, item: dict[str, Any]) -> Any:
         """A schedule change or a state event reached days that are final here: with a
@@ -248,7 +258,8 @@ class Worker:
                 f"{m['from']} to agent {m['to']}, but its events of {o.first} to {o.last} "
                 f"count on agent {m['from']} in days that are final on the worker: run "
                 f"{command} (with a history database this happens by itself)",
-                {"tenantId": o.tenant_id, **m}, "directory"), settings.topic_schedule)
+                {"tenantId": o.tenant_id, **m, "agentKey": o.agent_key, "first": o.first,
+                 "last": o.last}, "directory"), settings.topic_schedule)
         return await self.reject(None, Rejected(
             f"schedule change applied, but it reaches days that are final on the worker "
             f"({o.first} to {o.last}, before the lateness horizon): run {command} "

@@ -12,9 +12,11 @@ import logging
 from typing import Any
 
 import orjson
+from faust.types import TP
 
 from rta.directory import hold, hold_overflow_reason, map_identity, release
 from rta.outputs import Rejected
+from streams import faust_fixes
 from streams.codec import agent_key, identity_key, state_json
 from streams.worker.context import Worker
 from streams.worker.runtime import now_ms
@@ -42,12 +44,17 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
     def held_of(ikey: str) -> list[Any]:
         return (holds[ikey][1] if ikey in holds else w.get(w.held, ikey)) or []
 
+    done: list[tuple[int, int, list[Any] | None]] = []  # (partition, offset, marks)
     gen = w.generation()
     for event in events:
         if w.stale(event, gen):
-            continue
+            continue  # not done: a hole that holds the marks after it back
+        done.append((event.message.partition, event.message.offset, None))
         try:
             upd = orjson.loads(event.value)
+            if "items" in upd:  # the routers' marks (Worker.send_marks)
+                done[-1] = (*done[-1][:2], upd["items"])
+                continue
             tenant, server, acd = upd["tenant"], upd["server"], upd["acd"]
             ikey = identity_key(tenant, server, acd)
             part = event.message.partition
@@ -116,4 +123,14 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
     written = [await w.put(w.directory, k, v, part) for k, (part, v) in dirs.items()]
     written += [await w.put(w.held, k, v, part) for k, (part, v) in holds.items()]
     await w.delivered(written)
+    # what this batch forwarded is delivered: the marks read in it may pass it on
+    topic_name = w.directory_topic.get_topic_name()
+    marks: dict[int, dict[str, Any]] = {}
+    for part, offset, read in done:
+        mark = rt.directory_done(part, offset, faust_fixes.start_offset(
+            w.app.consumer, TP(topic_name, part)), read)
+        if mark is not None:
+            marks[part] = mark
+    for mark in marks.values():
+        await w.send_directory_mark(mark)
     rt.mark_upstream(events)

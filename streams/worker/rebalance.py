@@ -96,8 +96,8 @@ def connect(w: Worker) -> None:
             rt.unready_since = time.monotonic()
         rt.ready = False
         rt.contig.clear()  # reading starts again at the committed offsets
-        rt.input_run.clear()
-        rt.held_marks.clear()
+        rt.input_order.clear()
+        rt.dir_order.clear()
         rt.swept.clear()
         purge(w, owned - set(assigned))
         owned.clear()

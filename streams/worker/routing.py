@@ -74,8 +74,9 @@ async def route_states(w: Worker, events: list[Any]) -> None:
     for ikey, hold in holds.items():
         futures.append(await w.send(w.directory_topic, key=ikey.encode(), value=encode(hold)))
     await w.delivered(futures)
-    # after what it marks: an agent-input partition sees a state partition's
-    # mark after every event routed straight to it from before that mark
+    # after what it marks: a directory partition sees a state partition's mark after
+    # every event held there from before it, and passes it on to the agent-input
+    # partitions after every event routed straight to them (delivered above)
     topic_name = w.state_in.get_topic_name()
     for part, offset, ts in routed:
         rt.read_state(part, offset, ts, faust_fixes.start_offset(
@@ -93,16 +94,19 @@ async def route_schedules(w: Worker, events: list[Any]) -> None:
     futures: list[Any] = []
     forwards: dict[int, list[Any]] = {}
     dirs: list[tuple[bytes, bytes]] = []
+    routed: list[tuple[int, int, int]] = []  # (partition, offset, window start)
     gen = w.generation()
     for event in events:
         if w.stale(event, gen):
-            continue
+            continue  # not routed: a hole in the marks (read_state)
+        routed.append((event.message.partition, event.message.offset, -1))
         try:
             body = load_json(event.value, w.settings.max_message_bytes)
             msg = parse_schedule(body)
         except (DecodeError, InputError) as exc:
             futures.append(await w.to_deadletter(event, str(exc)))
             continue
+        routed[-1] = (routed[-1][0], routed[-1][1], msg.from_ts)
         try:
             tenant = msg.tenant_id
             part = w.rt.partition_of(agent_key(tenant, msg.agent_key))
@@ -122,4 +126,12 @@ async def route_schedules(w: Worker, events: list[Any]) -> None:
     futures += await w.send_items(forwards)
     await w.delivered(futures)
     await w.delivered([await w.send(w.directory_topic, key=k, value=v) for k, v in dirs])
+    # the schedule partitions' marks (their event time: the windows' starts), after
+    # what they mark: the directory passes them on after the mappings before them,
+    # so no day is made final while an identity the log names is still on its way
+    topic_name = w.schedule_in.get_topic_name()
+    for part, offset, ts in routed:
+        w.rt.read_state(f"c{part}", offset, ts, faust_fixes.start_offset(
+            w.app.consumer, TP(topic_name, part)))
+    await w.send_marks({f"c{part}": "behind" for part, _, _ in routed}, force=False)
     w.rt.mark_upstream(events)

@@ -31,6 +31,75 @@ class _At:
         self.message = SimpleNamespace(partition=partition, topic="")
 
 
+Source = int | str  # a mark's source: a state partition (int), "c<p>" a schedule one,
+# "d<p>" a directory partition (what the reducers' watermark is made of)
+
+
+class InOrder:
+    """Per partition of one topic: the offsets processed without a hole from where
+    reading started, and the records of marks read past a hole, released once every
+    record before them is processed (faust can process records past one it has not
+    delivered yet: heal reads those again later; a mark applied at once could make
+    days final before their events arrive)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, list[Any]] = {}  # partition -> [next offset, {done past it}]
+        self.held: dict[int, list[tuple[int, list[dict[str, Any]]]]] = {}
+
+    def done(self, partition: int, offset: int, start: int | None,
+             marks: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Record ``offset`` is processed (a record of ``marks``, if given): the marks
+        that may be applied now, in offset order."""
+        if marks is not None:
+            self.held.setdefault(partition, []).append((offset, marks))
+        run = self.runs.get(partition)
+        if run is None:
+            run = self.runs[partition] = [offset if start is None else start, set()]
+        if offset >= run[0]:
+            run[1].add(offset)
+            while run[0] in run[1]:
+                run[1].discard(run[0])
+                run[0] += 1
+        held = self.held.get(partition)
+        if not held:
+            return []
+        ready = [h for h in held if h[0] < run[0]]
+        if not ready:
+            return []
+        self.held[partition] = [h for h in held if h[0] >= run[0]]
+        return [item for _, items in sorted(ready, key=lambda h: h[0]) for item in items]
+
+    def through(self, partition: int) -> int | None:
+        """Every record of ``partition`` up to this offset is processed."""
+        run = self.runs.get(partition)
+        return None if run is None else run[0] - 1
+
+    def clear(self) -> None:
+        self.runs.clear()
+        self.held.clear()
+
+
+def merge_mark(marks: dict[Source, tuple[int, bool]], item: dict[str, Any]) -> None:
+    """A source's mark: its newest event time only moves forward; idleness is the
+    latest said."""
+    old = marks.get(item["s"])
+    newest = item["m"] if item["m"] is not None else -1
+    if old is not None:
+        newest = max(newest, old[0])
+    marks[item["s"]] = (newest, bool(item["i"]))
+
+
+def low_mark(marks: dict[Source, tuple[int, bool]] | None, sources: int
+             ) -> tuple[int | None, bool]:
+    """The minimum over ``sources`` marks of the newest event time, idle ones left
+    out: (None, False) until every source has a mark; (NO_BOUND, True) when all are
+    idle."""
+    if marks is None or len(marks) < sources:
+        return None, False
+    live = [newest for newest, idle in marks.values() if not idle]
+    return (min(live), False) if live else (NO_BOUND, True)
+
+
 def owner_of(entry: Any) -> str | None:
     """The agent of a directory entry: ``[agent, {schedule partition: offset}]`` (the
     first format was the agent alone)."""
@@ -105,15 +174,19 @@ class Runtime:
         self._partitions: dict[str, int] = {}  # key -> partition (agents and identities)
         self.counters: dict[str, int] = {}
         self.processed: dict[int, int] = {}  # agent-input partition -> last offset done
-        # agent-input partition -> [next offset, {offsets done past a hole}]: every record
-        # before ``next`` has been processed since reading started (reset at each
-        # assignment); saved in each snapshot as ``inputThrough``
-        self.input_run: dict[int, list[Any]] = {}
+        # agent-input records processed without a hole since reading started (reset at
+        # each assignment; saved in each snapshot as ``inputThrough``), and the marks
+        # records waiting for the records before them
+        self.input_order = InOrder()
         # restored agents: their snapshot reflects every agent-input record up to this
         # offset, so such a record read again is a re-read (see apply_item)
         self.reread: dict[str, int] = {}
-        # agent-input partition -> [(offset, marks)] read past a record not processed yet
-        self.held_marks: dict[int, list[tuple[int, list[dict[str, Any]]]]] = {}
+        # the directory step: its records processed in order, and per directory
+        # partition the routers' marks (state and schedule partitions) read there; it
+        # sends the reducers their minimum as the partition's own mark ("d<p>")
+        self.dir_order = InOrder()
+        self.dir_marks: dict[int, dict[Source, tuple[int, bool]]] = {}
+        self.dir_sent: dict[int, tuple[int | None, bool, float]] = {}
         self.swept: dict[int, int] = {}  # agent-input partition -> watermark last swept
         self.highwater: Any = None  # (partition) -> log end offset, set by build_app
         self.ready = False  # tables recovered since the last rebalance
@@ -124,25 +197,27 @@ class Runtime:
         self._upstream_checked: tuple[float, bool] = (-1.0, True)
         # input watermarks (see ``watermark``). Routers: the newest event time read per
         # state partition in this process, when it was read, and the mark last sent
-        self.source_max: dict[int, int] = {}
-        self.source_seen: dict[int, float] = {}
-        # state partition -> [next offset, newest event time before it, {offset: event
+        self.source_max: dict[Source, int] = {}
+        self.source_seen: dict[Source, float] = {}
+        # input source -> [next offset, newest event time before it, {offset: event
         # time} of records routed past a hole]; reset at each assignment
-        self.contig: dict[int, list[Any]] = {}
-        self.marks_sent: dict[int, tuple[int | None, bool]] = {}  # (hour, idle)
+        self.contig: dict[Source, list[Any]] = {}
+        self.marks_sent: dict[Source, tuple[int | None, bool]] = {}  # (hour, idle)
         self.started = time.monotonic()
         self.marks_forced = 0.0  # when every mark was last sent again
-        # reducers: per agent-input partition, each state partition's mark (newest
+        # reducers: per agent-input partition, each directory partition's mark (newest
         # event time, idle)
-        self.marks: dict[int, dict[int, tuple[int, bool]]] = {}
+        self.marks: dict[int, dict[Source, tuple[int, bool]]] = {}
 
-    def read_state(self, partition: int, offset: int, ts: int, start: int | None) -> None:
-        """A state partition's record at ``offset`` (event time ``ts``, -1 for one
-        dead-lettered) has been routed. The partition's mark is the newest event time
-        of the records routed without a hole from where reading started (``start``):
-        faust can leave fetched records unprocessed for a while (they are read
-        again, see faust_fixes.heal), and a mark past them would make days final
-        before their events arrive."""
+    def read_state(self, partition: Source, offset: int, ts: int, start: int | None
+                   ) -> None:
+        """An input record at ``offset`` of a state partition (``partition``) or a
+        schedule partition (``"c<p>"``) has been routed, with event time ``ts`` (-1
+        for one dead-lettered; a schedule message's is its window's start). The
+        source's mark is the newest event time of the records routed without a hole
+        from where reading started (``start``): faust can leave fetched records
+        unprocessed for a while (they are read again, see faust_fixes.heal), and a
+        mark past them would make days final before their events arrive."""
         run = self.contig.get(partition)
         if run is None:
             run = self.contig[partition] = [offset if start is None else start, -1, {}]
@@ -155,8 +230,8 @@ class Runtime:
             self.source_max[partition] = run[1]
         self.source_seen[partition] = time.monotonic()
 
-    def due_marks(self, progress: dict[int, str], force: bool) -> list[dict[str, Any]]:
-        """The marks to send now of these (assigned) state partitions, each ``empty``
+    def due_marks(self, progress: dict[Source, str], force: bool) -> list[dict[str, Any]]:
+        """The marks to send now of these (assigned) input partitions, each ``empty``
         (nothing was ever written to it), ``done`` (read to its end) or ``behind``. A
         partition's mark is the newest event time read from it in this process; ``i``
         (idle) when it is empty or read to its end, and silent for
@@ -164,14 +239,20 @@ class Runtime:
         empty one at once: a producer may write old events to it later, as one of
         the randomized test's chunked logs did.) A partition with neither (read to
         its end before a restart) has no mark yet, and holds the watermark back until
-        it has one. Sent when the mark moves by an hour or changes idleness, and every
+        it has one. A schedule partition's event time is the start of the windows it
+        routed; an empty one is idle at once. Sent when the mark moves by an hour or changes idleness, and every
         ``watermark_seconds`` (``force``)."""
         at = time.monotonic()
         out = []
         for part, where in progress.items():
             newest = self.source_max.get(part)
             silent = at - self.source_seen.get(part, self.started)
-            idle = where != "behind" and silent >= self.settings.watermark_idle_seconds
+            # an empty schedule partition is idle at once: a schedule topic with more
+            # partitions than a small centre has agents would otherwise stop all
+            # retention for watermark_idle_seconds (a schedule first written there later
+            # names identities the way an identity known late does: recompute)
+            idle = (where == "empty" and isinstance(part, str)) or (
+                where != "behind" and silent >= self.settings.watermark_idle_seconds)
             if newest is None and not idle:
                 continue
             hour = None if newest is None else newest // HOUR_MS
@@ -183,23 +264,13 @@ class Runtime:
     def input_done(self, partition: int, offset: int, start: int | None) -> None:
         """Agent-input record ``offset`` has been processed (faust can process records
         past one it has not delivered yet: heal reads those again later)."""
-        run = self.input_run.get(partition)
-        if run is None:
-            run = self.input_run[partition] = [offset if start is None else start, set()]
-        if offset >= run[0]:
-            run[1].add(offset)
-            while run[0] in run[1]:
-                run[1].discard(run[0])
-                run[0] += 1
-        held = self.held_marks.get(partition)
-        if held:
-            ready = [h for h in held if h[0] < run[0]]
-            if ready:
-                self.held_marks[partition] = [h for h in held if h[0] >= run[0]]
-                for _, items in sorted(ready, key=lambda h: h[0]):
-                    for item in items:
-                        self.set_mark(partition, item)
-                self.sweep_if_moved(partition)
+        self._take(partition, self.input_order.done(partition, offset, start))
+
+    def _take(self, partition: int, items: list[dict[str, Any]]) -> None:
+        if items:
+            for item in items:
+                self.set_mark(partition, item)
+            self.sweep_if_moved(partition)
 
     def sweep_if_moved(self, partition: int) -> None:
         """Retention follows the watermark also for agents without new input: when the
@@ -219,38 +290,57 @@ class Runtime:
 
     def take_marks(self, partition: int, offset: int, items: list[dict[str, Any]],
                    start: int | None) -> None:
-        """A record of marks (``wm`` items) at ``offset``: applied once every record
-        before it is processed. A mark tells that the state partition was routed up to
-        it, and the records it was sent after may be among those not processed yet
-        (faust reads them again later, see faust_fixes.heal): applied at once, the
-        watermark could make their days final before they are applied."""
-        self.held_marks.setdefault(partition, []).append((offset, items))
-        self.input_done(partition, offset, start)
+        """A record of marks (``wm`` items, from the directory step) at ``offset``:
+        applied once every record before it is processed. A mark tells that what it
+        covers was sent before it, and those records may be among those not
+        processed yet (faust reads them again later, see faust_fixes.heal): applied
+        at once, the watermark could make their days final before they are
+        applied."""
+        self._take(partition, self.input_order.done(partition, offset, start, items))
 
     def input_through(self, partition: int) -> int | None:
         """Every agent-input record of ``partition`` up to this offset is processed."""
-        run = self.input_run.get(partition)
-        return None if run is None else run[0] - 1
+        return self.input_order.through(partition)
 
     def set_mark(self, partition: int, item: dict[str, Any]) -> None:
-        marks = self.marks.setdefault(partition, {})
-        old = marks.get(item["s"])
-        newest = item["m"] if item["m"] is not None else -1
-        if old is not None:
-            newest = max(newest, old[0])
-        marks[item["s"]] = (newest, bool(item["i"]))
+        merge_mark(self.marks.setdefault(partition, {}), item)
 
     def watermark(self, partition: int) -> int | None:
-        """The input watermark as known on agent-input ``partition``: every state
-        partition has been routed up to this event time (the minimum over them of the
-        newest event time routed, idle partitions left out). None until every
-        state partition has a mark there. Finality (``AgentReducer.prune``) never
-        passes the lateness horizon before it."""
-        marks = self.marks.get(partition)
-        if marks is None or len(marks) < self.settings.partitions:
+        """The input watermark as known on agent-input ``partition``: every input
+        partition (state and schedule) has been routed up to this event time, and
+        every directory partition has passed on what it received before that (the
+        minimum over the directory partitions' marks; see ``directory_done``). None
+        until every directory partition has a mark there. Finality
+        (``AgentReducer.prune``) never passes the lateness horizon before it."""
+        return low_mark(self.marks.get(partition), self.settings.partitions)[0]
+
+    def directory_done(self, partition: int, offset: int, start: int | None,
+                       marks: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """The directory step has processed record ``offset`` of its ``partition``
+        (a record of the routers' ``marks``, if given) and delivered what it sent:
+        the directory partition's own mark to send the reducers now, if any. It is
+        the minimum over the input partitions' marks read there (state and schedule
+        topics: held events and identity mappings come this way), so the reducers'
+        watermark covers what the directory still had to forward. Sent when it
+        moves by an hour or changes idleness, and every ``watermark_seconds`` (so a
+        restarted reducer learns it again)."""
+        items = self.dir_order.done(partition, offset, start, marks)
+        if not items:
             return None
-        live = [newest for newest, idle in marks.values() if not idle]
-        return min(live) if live else NO_BOUND
+        seen = self.dir_marks.setdefault(partition, {})
+        for item in items:
+            merge_mark(seen, item)
+        newest, idle = low_mark(seen, 2 * self.settings.partitions)
+        if newest is None:
+            return None
+        hour = None if idle else newest // HOUR_MS
+        at = time.monotonic()
+        last = self.dir_sent.get(partition)
+        if (last is not None and last[:2] == (hour, idle)
+                and at - last[2] < self.settings.watermark_seconds):
+            return None
+        self.dir_sent[partition] = (hour, idle, at)
+        return {"k": "wm", "s": f"d{partition}", "m": None if idle else newest, "i": idle}
 
     def mark_upstream(self, events: list[Any]) -> None:
         for event in events:

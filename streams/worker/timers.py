@@ -9,6 +9,7 @@ import asyncio
 import heapq
 import logging
 import time
+from typing import Any
 
 from rta.agent import AgentReducer
 from rta.outputs import AlertOut, StatusOut
@@ -24,19 +25,22 @@ log = logging.getLogger("rta.worker")
 
 
 async def watermarks(w: Worker) -> None:
-    """Marks of the state partitions assigned here: idleness, and the periodic
-    re-send that lets a restarted reducer learn the watermark again."""
+    """Marks of the input partitions (state and schedule) assigned here: idleness,
+    and the periodic re-send that lets a restarted directory step and reducer learn
+    the watermark again."""
     rt = w.rt
     if rt.upstream_state is None or w.app.rebalancing:
         return
-    state_topic = w.state_in.get_topic_name()
-    progress = {}
+    sources = {w.state_in.get_topic_name(): "", w.schedule_in.get_topic_name(): "c"}
+    progress: dict[Any, str] = {}
     for tp, end, start in rt.upstream_state():
-        if tp.topic == state_topic and end is not None:
+        prefix = sources.get(tp.topic)
+        if prefix is not None and end is not None:
             done = rt.upstream.get((tp.topic, tp.partition))
             read = done + 1 if done is not None else start
-            progress[tp.partition] = ("empty" if end == 0 else
-                                      "done" if read >= end else "behind")
+            source = f"c{tp.partition}" if prefix else tp.partition
+            progress[source] = ("empty" if end == 0 else
+                                "done" if read >= end else "behind")
     at = time.monotonic()
     force = at - rt.marks_forced >= w.settings.watermark_seconds
     if force:

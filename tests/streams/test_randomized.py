@@ -7,9 +7,16 @@ three workers, the log produced in chunks, and between chunks kill -9 and
 restart, SIGSTOP/SIGCONT (longer than the session timeout, so the group
 rebalances around a frozen member), or nothing. Then:
 
-- ``rta.adherence`` equals `rta replay` on every agent-day;
-- every input event is applied or dead-lettered with a reason: the dead
-  letters are exactly the records replay rejects (none for these logs);
+- ``rta.adherence`` equals `rta replay` on every agent-day, except the days a
+  dead letter sends to ``rta recompute``;
+- every input event is applied or dead-lettered with a reason: replay rejects
+  none of these logs, and the only dead letters allowed are identity moves
+  whose history the log itself had already made final when it moved them (the
+  latest mapping applies to all of an identity's events: a channel moved in
+  October takes its March days along, which without a history database only
+  `rta recompute` can do; docs/HISTORY.md). Each such letter is checked
+  against the log: the days it names lie before the lateness horizon of every
+  event the log holds before the move;
 - the alerts keep their rules (docs/SEMANTICS.md, "Alerts");
 - the group's committed offsets reach the end of each input partition.
 
@@ -31,6 +38,7 @@ import os
 import random
 import signal
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +47,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from rta.config import TenantsConfig
 from tests.streams.conftest import latest, produce, topic_records
 from tests.streams.test_end_to_end import (
     adherence_without_as_of,
@@ -113,16 +122,69 @@ def supervise(running: list[Any], workers: Any, tenants: Path) -> None:
             running[i] = workers(tenants, name=w.name, env=ENV)
 
 
+def moves_to_recompute(broker: TestBroker, records: list[dict[str, Any]],
+                       tenants: Path) -> tuple[set[str], list[str]]:
+    """The agent-days the dead letters send to ``rta recompute`` for an identity
+    move, and the reasons of every other dead letter (none are allowed). Each move
+    letter is checked against the log: the worker may make a day final only once
+    the log has an event more than the lateness horizon after it, so the days it
+    names must lie before the horizon of the newest event before the move."""
+    settings = TenantsConfig.from_toml(tenants.read_text()).get("northwind")
+    zone = settings.zone
+    horizon = settings.lateness_horizon_seconds * 1000
+    days: set[str] = set()
+    others: list[str] = []
+    for _, letter in topic_records(broker, "rta.deadletter"):
+        body = orjson.loads(letter["value"]["utf8"]) if letter.get("value") else {}
+        if not isinstance(body, dict) or "first" not in body or "to" not in body:
+            others.append(letter["reason"])
+            continue
+        identity = (body["acdServerId"], body["acdAgentId"])
+        newest, owner = -1, None
+        for rec in records:
+            b = rec["body"]
+            if rec["kind"] == "state":
+                newest = max(newest, b["timestamp"])
+                continue
+            named = {(b["acdServerId"], b["acdAgentId"]), *(
+                (x["acdServerId"], x["acdAgentId"]) for x in b.get("acdIdentities", []))}
+            if identity in named:
+                if owner == body["from"] and str(b["agentId"]) == body["to"]:
+                    break  # the move
+                owner = str(b["agentId"])
+        else:
+            others.append(f"no move in the log: {letter['reason']}")
+            continue
+        bound = datetime.fromtimestamp((newest - horizon) / 1000, zone).date()
+        assert date.fromisoformat(body["last"]) < bound, (
+            f"days made final before the log allows: {letter['reason']}")
+        day = date.fromisoformat(body["first"])
+        while day <= date.fromisoformat(body["last"]):
+            days.update(f"northwind:{agent}:{day.isoformat()}"
+                        for agent in (body["from"], body["to"]))
+            day += timedelta(days=1)
+    return days, others
+
+
+def without(summaries: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in summaries.items() if k not in keys}
+
+
 def supervised_until_equal(broker: TestBroker, want: dict[str, Any], running: list[Any],
-                           workers: Any, tenants: Path, timeout: float) -> None:
-    """Wait for rta.adherence to equal ``want``, supervising the workers meanwhile."""
+                           workers: Any, tenants: Path, timeout: float,
+                           records: list[dict[str, Any]]) -> None:
+    """Wait for rta.adherence to equal ``want`` (but for the days sent to a
+    recompute), supervising the workers meanwhile."""
     deadline = time.monotonic() + timeout
+    excused: set[str] = set()
     while time.monotonic() < deadline:
         supervise(running, workers, tenants)
-        if adherence_without_as_of(broker) == want:
+        excused, _ = moves_to_recompute(broker, records, tenants)
+        if without(adherence_without_as_of(broker), excused) == without(want, excused):
             return
         time.sleep(2)
-    assert_adherence_becomes(broker, want, timeout=1)  # fails, saying how
+    assert_adherence_becomes(broker, without(want, excused), timeout=1,
+                             skip=excused)  # fails, saying how
 
 
 @pytest.mark.parametrize(("broker_kind", "seed"), runs())
@@ -156,9 +218,12 @@ def test_stream_equals_replay_for_any_reading_order_and_crash(
         supervise(running, workers, tenants)
     supervise(running, workers, tenants)
     try:
-        supervised_until_equal(broker, want, running, workers, tenants, timeout=240)
-        dead = [v for _, v in topic_records(broker, "rta.deadletter")]
-        assert dead == [], f"dead letters: {sorted({d['reason'] for d in dead})[:5]}"
+        supervised_until_equal(broker, want, running, workers, tenants, timeout=240,
+                               records=records)
+        excused, others = moves_to_recompute(broker, records, tenants)
+        assert others == [], f"dead letters: {sorted(set(others))[:5]}"
+        if excused:
+            print(f"sent to rta recompute (identity moves): {sorted(excused)}")
         # the alert rules, and alerts at all: a tick at the worker clock between an
         # agent's schedule and its events no longer silences its backlog
         assert assert_one_id_per_out_run(broker) > 0

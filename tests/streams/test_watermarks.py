@@ -101,3 +101,53 @@ def test_a_watermark_that_moves_sends_the_partitions_agents_to_retention() -> No
     assert rt.pending == set()  # moved by less than an hour
     marks(2, 11 * h)
     assert rt.pending == mine
+
+
+def wm(source: object, newest: int | None, idle: bool = False) -> dict[str, object]:
+    return {"k": "wm", "s": source, "m": newest, "i": idle}
+
+
+def test_a_directory_partition_passes_on_the_minimum_of_every_input_partition() -> None:
+    """The reducers' watermark covers the directory hop and the schedule topic: a
+    directory partition's mark is the minimum over the state and the schedule
+    partitions' marks read there, none until each has one (a schedule partition still
+    at March holds it at March however far the state partitions have read)."""
+    rt = runtime()
+    h = 3_600_000
+    assert rt.directory_done(0, 0, 0, [wm(0, 900 * h), wm(1, 800 * h)]) is None
+    assert rt.directory_done(0, 1, 0, [wm("c0", 100 * h)]) is None  # c1 unknown yet
+    mark = rt.directory_done(0, 2, 0, [wm("c1", 700 * h)])
+    assert mark == wm("d0", 100 * h)
+    assert rt.directory_done(0, 3, 0) is None  # a held event or a mapping: no marks
+    assert rt.directory_done(0, 4, 0, [wm("c0", 100 * h + 1)]) is None  # not an hour
+    assert rt.directory_done(0, 5, 0, [wm("c0", None, idle=True)]) == wm("d0", 700 * h)
+    for s in (0, 1, "c1"):
+        rt.directory_done(0, 6, 0, [wm(s, None, idle=True)])
+    assert rt.dir_sent[0][:2] == (None, True)
+
+
+def test_directory_marks_wait_for_the_records_before_them() -> None:
+    """faust can process a directory record past one it has not delivered yet: a
+    mark read there must not pass the held event or the mapping not yet handled."""
+    rt = runtime()
+    marks = [wm(0, 500), wm(1, 500), wm("c0", 500), wm("c1", 500)]
+    assert rt.directory_done(1, 12, 10, marks) is None  # 10 and 11 not done yet
+    assert rt.directory_done(1, 10, 10) is None
+    assert rt.directory_done(1, 11, 10) == wm("d1", 500)
+
+
+def test_the_reducers_watermark_is_made_of_the_directory_partitions_marks() -> None:
+    rt = runtime()
+    rt.take_marks(0, 0, [wm("d0", 300)], start=0)
+    assert rt.watermark(0) is None  # d1 not known yet
+    rt.take_marks(0, 1, [wm("d1", 200)], start=0)
+    assert rt.watermark(0) == 200
+
+
+def test_an_empty_schedule_partition_is_idle_at_once() -> None:
+    rt = runtime()
+    assert rt.due_marks({"c0": "empty", 0: "empty"}, force=False) == [
+        {"k": "wm", "s": "c0", "m": None, "i": True}]
+    rt.read_state("c1", 0, 700, start=0)
+    assert rt.due_marks({"c1": "done"}, force=False) == [
+        {"k": "wm", "s": "c1", "m": 700, "i": False}]

@@ -748,15 +748,19 @@ class AgentReducer:
         first = self._floor_day()
         if first is not None:
             days = {o for o in days if o >= first}
-        # as of the end of time, days after the one holding the agent's last known
-        # instant are reported only for their scheduled time (candidate_days): a
-        # schedule window ending at midnight marks the next day changed, and built to
-        # its end that day would show an agent still logged in as in service all day
-        lim = self._limit() if as_of is None else None
+        # days after the one holding the agent's last known instant are reported only
+        # for their scheduled time, as build_all does as of the end of time
+        # (candidate_days); live (``as_of``), today's day too. A schedule window
+        # ending at midnight marks the next day changed, and built to its end (or to
+        # the worker clock) that day showed an agent still logged in as in service
+        # all day (randomized seeds 121 and 117)
+        lim = self._limit()
         last = None if lim is None else self.ctx.calendar.ordinal(lim)
+        today = None if as_of is None else self.ctx.calendar.ordinal(as_of)
         out = []
         for o in sorted(days):
-            if last is not None and o > last and not self.scheduled_parts(o)[2]:
+            if (last is not None and o > last and o != today
+                    and not self.scheduled_parts(o)[2]):
                 summary = None
             else:
                 summary = self.build_day(o, as_of)

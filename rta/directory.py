@@ -85,36 +85,50 @@ def release(held: Iterable[Held]) -> list[Any]:
     return [x[2] for x in sorted(held, key=lambda x: x[1])]
 
 
-Change = Literal["adopt", "move", "same", "again"]
+Change = Literal["adopt", "move", "same", "older", "again"]
+Rank = tuple[int, str]  # (window start of the schedule message, agent key)
 
 
 class Mapping(NamedTuple):
     """What a schedule message naming an identity does to its directory entry."""
 
-    change: Change  # adopt: it was unknown; move: another agent had it; same; again
+    change: Change  # adopt: it was unknown; move: another agent had it; same: no
+    # change; older: another agent has it by a later schedule; again: read again
     owner: str | None  # the identity's agent after the message
     previous: str | None  # its agent before
     seen: dict[str, int]  # the latest schedule offset applied, per schedule partition
+    rank: Rank | None  # the owner's rank after the message
 
 
-def map_identity(owner: str | None, seen: dict[str, int], agent: str,
-                 src: tuple[int, int] | None = None) -> Mapping:
-    """A schedule message of ``agent`` names an identity that ``owner`` has.
+def map_identity(owner: str | None, owner_rank: Rank | None, seen: dict[str, int],
+                 agent: str, rank: Rank, src: tuple[int, int] | None = None) -> Mapping:
+    """A schedule message of ``agent`` whose window starts at ``rank[0]`` names an
+    identity that ``owner`` has (by a message of rank ``owner_rank``).
+
+    **The latest mapping** is the one of the schedule with the latest window: the
+    greatest ``(window start, agent key)``. Not the latest in the log: two agents'
+    schedules are in different partitions of the schedule topic, which the worker
+    reads at their own pace, so their order in the log is not something it can
+    know; a result that depended on it would change with the reading order. So a
+    re-sent spring schedule of the agent a channel belonged to does not take back
+    the channel that an autumn schedule gave to another agent; the latest mapping
+    then applies to all of the identity's events, before and after.
 
     ``src`` is the message's place in the schedule topic (partition, offset), in the
-    worker: a message read again (at-least-once, after a crash or a rebalance) or one
-    older than a message of the same partition already applied changes nothing
-    (``again``), so it cannot undo a mapping another message made since. Without
-    ``src`` (replay: the log is read once, in order) the message always applies.
-    The latest mapping applies to all of the identity's events, before and after.
+    worker: a message read again (at-least-once, after a crash or a rebalance)
+    changes nothing (``again``). ``owner_rank`` None (an entry older than ranks)
+    lets any other agent's message move the identity.
     """
     if src is not None:
         part, offset = str(src[0]), src[1]
         if seen.get(part, -1) >= offset:
-            return Mapping("again", owner, owner, seen)
+            return Mapping("again", owner, owner, seen, owner_rank)
         seen = {**seen, part: offset}
     if owner is None:
-        return Mapping("adopt", agent, None, seen)
-    if owner != agent:
-        return Mapping("move", agent, owner, seen)
-    return Mapping("same", agent, owner, seen)
+        return Mapping("adopt", agent, None, seen, rank)
+    if owner == agent:
+        return Mapping("same", agent, owner, seen,
+                       rank if owner_rank is None else max(rank, owner_rank))
+    if owner_rank is not None and rank < owner_rank:
+        return Mapping("older", owner, owner, seen, owner_rank)
+    return Mapping("move", agent, owner, seen, rank)

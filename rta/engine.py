@@ -20,6 +20,7 @@ from rta.agent import AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.directory import (
     Held,
+    Rank,
     future_rejection,
     hold,
     hold_overflow_reason,
@@ -42,6 +43,7 @@ class Engine:
         self._contexts: dict[str, TenantContext] = {}
         self.agents: dict[AgentKey, AgentReducer] = {}
         self.directory: dict[IdentityKey, str] = {}
+        self.ranks: dict[IdentityKey, Rank] = {}  # the rank of each identity's mapping
         self.held: dict[IdentityKey, list[Held]] = {}
         self._seq = 0
         self.counters: Counter[str] = Counter()
@@ -102,8 +104,11 @@ class Engine:
         outs: list[Output] = []
         for server, acd in msg.identities:
             key = (msg.tenant_id, server, acd)
-            mapping = map_identity(self.directory.get(key), {}, agent_key)
-            if mapping.change == "same":
+            mapping = map_identity(self.directory.get(key), self.ranks.get(key), {},
+                                   agent_key, (msg.from_ts, agent_key))
+            if mapping.rank is not None:
+                self.ranks[key] = mapping.rank
+            if mapping.change in ("same", "older"):
                 continue
             timeline = None
             if mapping.previous is not None:  # a move: the timeline goes with it

@@ -83,13 +83,17 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
                 log.info("holding %d events of %s (%d held)", len(upd["events"]),
                          ikey, len(items))
                 continue
-            # the schedule message that names the identity, with its place in the
-            # schedule topic: one read again (at-least-once, after a crash or a
-            # rebalance there) must not undo a mapping another partition's
-            # message made since ("again")
+            # the schedule message that names the identity, with its window's start
+            # (the latest window's mapping wins, whatever order the schedule
+            # partitions are read in) and its place in the schedule topic (one read
+            # again changes nothing)
             src = upd.get("src")  # (none: the first format)
-            mapping = map_identity(owner, dict(entry[1]) if entry is not None else {},
-                                   upd["agent"], None if src is None else (src[0], src[1]))
+            rank = entry[2] if entry is not None and len(entry) > 2 else None
+            mapping = map_identity(
+                owner, None if rank is None else (rank[0], rank[1]),
+                dict(entry[1]) if entry is not None else {}, upd["agent"],
+                (upd.get("from", 0), upd["agent"]),
+                None if src is None else (src[0], src[1]))
             if mapping.change == "adopt":  # the agent adopts it (its events follow)
                 forwards.setdefault(rt.partition_of(agent_key(tenant, upd["agent"])),
                                     []).append({"k": "ad", "t": tenant, "a": upd["agent"],
@@ -101,7 +105,8 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
                                     []).append({"k": "m", "t": tenant, "a": previous,
                                                 "i": [server, acd], "to": upd["agent"]})
             if mapping.change != "again":
-                dirs[ikey] = (part, [mapping.owner, mapping.seen])
+                dirs[ikey] = (part, [mapping.owner, mapping.seen,
+                                     None if mapping.rank is None else list(mapping.rank)])
             items = held_of(ikey)
             if items and mapping.owner is not None:
                 forwards.setdefault(rt.partition_of(agent_key(tenant, mapping.owner)),

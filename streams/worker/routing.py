@@ -116,7 +116,8 @@ async def route_schedules(w: Worker, events: list[Any]) -> None:
             src = [event.message.partition, event.message.offset]
             dirs.extend((identity_key(tenant, server, acd).encode(), encode(
                 {"kind": "dir", "tenant": tenant, "server": server, "acd": acd,
-                 "agent": msg.agent_key, "src": src})) for server, acd in msg.identities)
+                 "agent": msg.agent_key, "src": src, "from": msg.from_ts}))
+                for server, acd in msg.identities)
         except Exception as exc:
             log.exception("schedule message failed")
             futures.append(await w.to_deadletter(event, f"internal error: {exc!r}"))

@@ -101,8 +101,8 @@ def low_mark(marks: dict[Source, tuple[int, bool]] | None, sources: int
 
 
 def owner_of(entry: Any) -> str | None:
-    """The agent of a directory entry: ``[agent, {schedule partition: offset}]`` (the
-    first format was the agent alone)."""
+    """The agent of a directory entry: ``[agent, {schedule partition: offset}, rank]``
+    (``rta.directory.map_identity``; the first format was the agent alone)."""
     return entry if entry is None or isinstance(entry, str) else entry[0]
 
 
@@ -240,8 +240,8 @@ class Runtime:
         the randomized test's chunked logs did.) A partition with neither (read to
         its end before a restart) has no mark yet, and holds the watermark back until
         it has one. A schedule partition's event time is the start of the windows it
-        routed; an empty one is idle at once. Sent when the mark moves by an hour or changes idleness, and every
-        ``watermark_seconds`` (``force``)."""
+        routed; an empty one is idle at once. Sent when the mark moves by an hour or
+        changes idleness, and every ``watermark_seconds`` (``force``)."""
         at = time.monotonic()
         out = []
         for part, where in progress.items():

@@ -401,6 +401,7 @@ class _Inputs:
 
 def _settle(records: list[dict]) -> _Inputs:
     directory: dict = {}
+    claims: dict = {}  # identity -> (window start, agent) of the mapping that holds
     agent_display: dict = {}
     schedules: dict = {}
     known: set = set()
@@ -417,7 +418,15 @@ def _settle(records: list[dict]) -> _Inputs:
             schedules[agent] = _apply_window(schedules.get(agent, []), frm, to, pieces)
             for server, acd in _message_identities(body):
                 identity = (tenant, server, acd)
-                directory[identity] = agent  # latest mapping wins
+                # the latest mapping wins: latest by the schedule's window (its start,
+                # then the agent key), not by the log, whose order across agents'
+                # schedule partitions a stream worker cannot know
+                claim = (body["fromTimestamp"], agent[1])
+                mine = directory.get(identity) == agent
+                if identity not in directory or mine or claim > claims[identity]:
+                    directory[identity] = agent
+                    claims[identity] = max(claim, claims.get(identity, claim)) if mine \
+                        else claim
                 if identity not in known:
                     known.add(identity)
                     # Held events are released in arrival order (the first body

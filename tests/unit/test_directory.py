@@ -49,23 +49,42 @@ def test_the_span_bound_waits_for_the_grace_period_in_the_worker() -> None:
     assert [x[2] for x in held] == ["new", "newer"]
 
 
+SPRING, AUTUMN = (1_000, "a"), (9_000, "b")
+
+
 def test_a_mapping_adopts_moves_or_keeps() -> None:
-    assert map_identity(None, {}, "a").change == "adopt"
-    assert map_identity("a", {}, "a").change == "same"
-    m = map_identity("a", {}, "b")
-    assert (m.change, m.owner, m.previous) == ("move", "b", "a")
+    assert map_identity(None, None, {}, "a", SPRING).change == "adopt"
+    assert map_identity("a", SPRING, {}, "a", (500, "a")).rank == SPRING  # the latest kept
+    m = map_identity("a", SPRING, {}, "b", AUTUMN)
+    assert (m.change, m.owner, m.previous, m.rank) == ("move", "b", "a", AUTUMN)
+
+
+def test_the_latest_window_wins_whatever_the_order_the_schedules_come_in() -> None:
+    """Two agents' schedules are in different partitions of the schedule topic: the
+    worker cannot know their order in the log, so the mapping of the later window
+    holds (a re-sent spring schedule does not take an autumn channel back)."""
+    older = map_identity("b", AUTUMN, {}, "a", SPRING)
+    assert (older.change, older.owner, older.rank) == ("older", "b", AUTUMN)
+    # the same two messages the other way round: the same owner
+    first = map_identity(None, None, {}, "a", SPRING)
+    second = map_identity(first.owner, first.rank, {}, "b", AUTUMN)
+    assert second.owner == older.owner
+    # one window, two agents: the greater agent key, either way round
+    tie_ab = map_identity("a", (5, "a"), {}, "b", (5, "b"))
+    tie_ba = map_identity("b", (5, "b"), {}, "a", (5, "a"))
+    assert tie_ab.owner == tie_ba.owner == "b"
+    # an entry from before ranks: any other agent moves it
+    assert map_identity("a", None, {}, "b", SPRING).change == "move"
 
 
 def test_a_schedule_message_read_again_changes_nothing() -> None:
-    first = map_identity(None, {}, "a", (0, 10))
+    first = map_identity(None, None, {}, "a", SPRING, (0, 10))
     assert first.seen == {"0": 10}
-    moved = map_identity("a", first.seen, "b", (1, 3))  # another partition: applies
+    moved = map_identity("a", first.rank, first.seen, "b", AUTUMN, (1, 3))
     assert (moved.change, moved.owner) == ("move", "b")
-    again = map_identity("b", moved.seen, "a", (0, 10))  # the first, read again
+    again = map_identity("b", moved.rank, moved.seen, "a", SPRING, (0, 10))
     assert (again.change, again.owner, again.seen) == ("again", "b", moved.seen)
-    older = map_identity("b", moved.seen, "a", (0, 9))
-    assert older.change == "again"
-    later = map_identity("b", moved.seen, "a", (0, 11))
+    later = map_identity("b", moved.rank, moved.seen, "a", (10_000, "a"), (0, 11))
     assert (later.change, later.owner) == ("move", "a")
 
 

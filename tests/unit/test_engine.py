@@ -115,3 +115,36 @@ def test_a_schedule_change_before_the_floor_asks_for_a_recompute() -> None:
     assert (need.tenant_id, need.agent_key, need.first, need.last) == (
         "t", "7", "2026-03-08", "2026-03-09")
     assert change(T0 + 3 * 24 * H, T0 + 4 * 24 * H) == []  # from the floor on: live
+
+
+def dated(agent: int, acd: str, day: int, extra: list[str] | None = None) -> Any:
+    """A one-day schedule ``day`` days after T0."""
+    start = T0 + day * 24 * H
+    return parse_schedule({
+        "tenantId": "t", "agentId": agent, "acdAgentId": acd,
+        "acdIdentities": [{"acdAgentId": x} for x in extra or []],
+        "fromTimestamp": start, "toTimestamp": start + 24 * H,
+        "activities": [{"activityType": "in_service", "startTime": start + 8 * H,
+                        "endTime": start + 16 * H}]})
+
+
+def test_the_latest_window_maps_an_identity_whatever_the_order_of_two_agents_schedules(
+) -> None:
+    """A chat channel is agent 1's in spring (day 0) and agent 2's from day 200 on.
+    The two agents' schedules reach the engine in either order, and agent 1's spring
+    schedule is re-sent at the end: the channel is agent 2's for all its events."""
+    spring, autumn = dated(1, "a1", 0, ["chat"]), dated(2, "a2", 200, ["chat"])
+    events = [ev("chat", T0 + 9 * H, eid="c1"), ev("chat", T0 + 200 * 24 * H + 9 * H, eid="c2")]
+    results = []
+    for order in ([spring, autumn, spring], [autumn, spring], [spring, autumn]):
+        e = engine()
+        for msg in order:
+            e.apply_schedule(msg)
+        for x in events:
+            e.apply_state(x)
+        results.append(sorted((s["agentId"], s["date"], s["actualInServiceSeconds"])
+                              for s in e.summaries()))
+        assert [a for k, a in e.directory.items() if k[2] == "chat"] == ["2"]
+    assert results[0] == results[1] == results[2]
+    assert any(agent == 2 and secs > 0 and date.startswith("2026-03")
+               for agent, date, secs in results[0])

@@ -21,13 +21,15 @@ def ev(acd: str, ts: int, gis: int = 3, eid: str | None = None) -> Any:
     return parse_state_event(body)
 
 
-def sched(agent: int, acd: str, extra: list[str] | None = None) -> Any:
+def sched(agent: int, acd: str, extra: list[str] | None = None, day: int = 0) -> Any:
+    """A one-day schedule ``day`` days after T0."""
+    start = T0 + day * 24 * H
     return parse_schedule({
         "tenantId": "t", "agentId": agent, "acdAgentId": acd,
         "acdIdentities": [{"acdAgentId": x} for x in extra or []],
-        "fromTimestamp": T0, "toTimestamp": T0 + 24 * H,
-        "activities": [{"activityType": "in_service", "startTime": T0 + 8 * H,
-                        "endTime": T0 + 16 * H}]})
+        "fromTimestamp": start, "toTimestamp": start + 24 * H,
+        "activities": [{"activityType": "in_service", "startTime": start + 8 * H,
+                        "endTime": start + 16 * H}]})
 
 
 def engine(**settings: Any) -> Engine:
@@ -117,23 +119,12 @@ def test_a_schedule_change_before_the_floor_asks_for_a_recompute() -> None:
     assert change(T0 + 3 * 24 * H, T0 + 4 * 24 * H) == []  # from the floor on: live
 
 
-def dated(agent: int, acd: str, day: int, extra: list[str] | None = None) -> Any:
-    """A one-day schedule ``day`` days after T0."""
-    start = T0 + day * 24 * H
-    return parse_schedule({
-        "tenantId": "t", "agentId": agent, "acdAgentId": acd,
-        "acdIdentities": [{"acdAgentId": x} for x in extra or []],
-        "fromTimestamp": start, "toTimestamp": start + 24 * H,
-        "activities": [{"activityType": "in_service", "startTime": start + 8 * H,
-                        "endTime": start + 16 * H}]})
-
-
 def test_the_latest_window_maps_an_identity_whatever_the_order_of_two_agents_schedules(
 ) -> None:
     """A chat channel is agent 1's in spring (day 0) and agent 2's from day 200 on.
     The two agents' schedules reach the engine in either order, and agent 1's spring
     schedule is re-sent at the end: the channel is agent 2's for all its events."""
-    spring, autumn = dated(1, "a1", 0, ["chat"]), dated(2, "a2", 200, ["chat"])
+    spring, autumn = sched(1, "a1", ["chat"]), sched(2, "a2", ["chat"], day=200)
     events = [ev("chat", T0 + 9 * H, eid="c1"), ev("chat", T0 + 200 * 24 * H + 9 * H, eid="c2")]
     results = []
     for order in ([spring, autumn, spring], [autumn, spring], [spring, autumn]):

@@ -53,8 +53,10 @@ class WorkerSettings(BaseSettings):
     # (hold_max_seconds) only once it has been unknown this long here: the schedule
     # naming it may still be on its way (docs/SEMANTICS.md, "The stream service")
     hold_grace_seconds: float = Field(300.0, ge=0)
-    # a worker whose tables have not recovered after a rebalance for this long stops
-    # (exit 70) so its supervisor restarts it (a faust recovery that hangs)
+    # a worker whose tables have not recovered after a rebalance for this long, or
+    # with a partition whose reading stands still (records left, nothing read or
+    # committed) for this long, stops (exit 70) so its supervisor restarts it
+    # (faust recovery that hangs; faust_fixes fix 7)
     recovery_stall_seconds: float = Field(300.0, gt=0)
     max_message_bytes: int = Field(1_000_000, gt=0)
 

@@ -38,6 +38,7 @@ from streams import faust_fixes
 from streams.settings import WorkerSettings
 from streams.worker import directory, rebalance, reducers, routing, timers
 from streams.worker.context import Worker
+from streams.worker.runtime import STALL_CHECK_SECONDS
 
 
 def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
@@ -97,6 +98,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     every(settings.tick_seconds, timers.alerts)
     every(settings.emit_seconds, timers.emit_summaries)
     every(2.0, timers.heal_fetches)
+    every(STALL_CHECK_SECONDS, timers.watch_reading)
     every(settings.stats_seconds, timers.stats)
     every(2.0, timers.restore_assigned)
 

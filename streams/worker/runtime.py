@@ -16,10 +16,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from rta.agent import MAX_TS, AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.outputs import AlertOut
+from streams import faust_fixes
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.worker")
 SLICE_SECONDS = 0.01  # timers yield the event loop after this much work
+STALL_CHECK_SECONDS = 2.0  # how often the reading of each partition is checked
 HOUR_MS = 3_600_000
 NO_BOUND = MAX_TS  # the watermark when every input partition is idle
 
@@ -158,6 +160,8 @@ class Runtime:
         self.settings = settings
         self.tenants = tenants
         self.freeze = FreezeWatch(settings.broker_session_timeout)
+        self.stall = faust_fixes.StallWatch(settings.recovery_stall_seconds,
+                                            STALL_CHECK_SECONDS)
         self.contexts: dict[str, TenantContext] = {}
         self.reducers: dict[str, AgentReducer] = {}
         self.deadlines: list[tuple[int, str]] = []  # (when, agent key), a heap

@@ -175,6 +175,23 @@ async def heal_fetches(w: Worker) -> None:
         w.rt.count("healed")
 
 
+async def watch_reading(w: Worker) -> None:
+    """Stop the worker when a partition's reading stands still (faust_fixes fix 7)."""
+    rt, app = w.rt, w.app
+    settled = rt.ready and not app.rebalancing and not app.in_recovery \
+        and app.flow_control.is_active()
+    stuck = rt.stall.check(time.monotonic(), settled,
+                           faust_fixes.reading_state(app) if settled else {})
+    if stuck:
+        state = faust_fixes.reading_state(app)
+        names = "; ".join(f"{tp.topic}[{tp.partition}] committed {state[tp][0]}, "
+                          f"position {state[tp][1]}, end {state[tp][2]} "
+                          f"({faust_fixes.describe_reading(app, tp)})" for tp in stuck)
+        stop_unacked("reading", RuntimeError(
+            f"partitions stand still with records left to read for "
+            f"{rt.stall.limit:g} s (RTA_RECOVERY_STALL_SECONDS): {names}"))
+
+
 async def stats(w: Worker) -> None:
     """One log line of counters (what `rta bench pipeline` reads, and operators)."""
     c = w.rt.counters

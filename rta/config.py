@@ -1,7 +1,7 @@
 """Tenant settings (the ``[tenants.<id>]`` tables of the tenants file).
 
 Parsing TOML text and validating it is pure; reading the file is the
-caller's job (see ``rta_cli``).
+caller's job (see ``streams.cli``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from rta_cli.local_kafka import KafkaBroker
+from streams.local.kafka import KafkaBroker
 from tests.support.brokers import DEFAULT_KIND, TestBroker, open_test_broker
 
 settings.register_profile(

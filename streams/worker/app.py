@@ -34,9 +34,8 @@ from typing import Any
 import faust
 
 from rta.config import TenantsConfig
-from streams import faust_fixes
 from streams.settings import WorkerSettings
-from streams.worker import directory, rebalance, reducers, routing, timers
+from streams.worker import directory, faust_fixes, rebalance, reducers, routing, timers
 from streams.worker.context import Worker
 from streams.worker.runtime import STALL_CHECK_SECONDS
 
@@ -60,7 +59,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         # a small wrapper: allow up to Kafka's default message.max.bytes (1,048,588)
         producer_max_request_size=1_048_576,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,  # the HTTP API is our own aiohttp server (streams.api_backend)
+        web_enabled=False,  # the HTTP API is our own aiohttp server (streams.api.backend)
         canonical_url=settings.advertised_url,  # shared through the assignor: who owns what
         key_serializer="raw",
         value_serializer="raw",
@@ -107,9 +106,9 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     # ------------------------------------------------------------------ services
     sink = None
     if settings.database_url:
-        from history.store import HistoryStore
-        from streams.history_sink import HistorySink
-        from streams.recompute import RecomputeRunner
+        from streams.history.runner import RecomputeRunner
+        from streams.history.sink import HistorySink
+        from streams.history.store import HistoryStore
 
         sink = HistorySink(settings, HistoryStore(settings.database_url))
         app.service(sink.service())
@@ -118,15 +117,15 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
 
     forwarders = []
     if settings.forward_config is not None:  # the WFM forwarder, inside this worker
-        from streams.forwarder import Forwarder
-        from wfm.config import WfmConfig
+        from streams.wfm.config import WfmConfig
+        from streams.wfm.forwarder import Forwarder
 
         fwd = Forwarder(settings, WfmConfig.load(settings.forward_config))
         forwarders.append(fwd)
         app.service(fwd.service())
 
     if settings.web_enabled:
-        from streams.api_backend import WorkerBackend, api_service
+        from streams.api.backend import WorkerBackend, api_service
 
         backend = WorkerBackend(app, w.rt, settings, tenants, w.state_in, w.schedule_in,
                                 w.sessions_topic, w.agents, w.agent_input.get_topic_name(),

@@ -225,13 +225,13 @@ class Worker:
 
     async def recompute_needed(self, o: RecomputeNeeded, item: dict[str, Any]) -> Any:
         """A schedule change or a state event reached days that are final here: with a
-        history database, ask for a recompute (streams.recompute), which waits until the
+        history database, ask for a recompute (streams.history.runner), which waits until the
         database has the input; without one, say so in a dead letter."""
         settings = self.settings
         command = (f"`rta recompute --tenant {o.tenant_id} --from {o.first} --to {o.last} "
                    f"--agent {o.agent_key}`")
         if settings.database_url:
-            from streams.recompute import schedule_digest
+            from streams.history.runner import schedule_digest
 
             self.rt.count("recompute_requests")
             request: dict[str, Any] = {"tenantId": o.tenant_id, "agentKey": o.agent_key,

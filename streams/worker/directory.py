@@ -16,8 +16,8 @@ from faust.types import TP
 
 from rta.directory import hold, hold_overflow_reason, map_identity, release
 from rta.outputs import Rejected
-from streams import faust_fixes
 from streams.codec import agent_key, identity_key, state_json
+from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.runtime import now_ms
 

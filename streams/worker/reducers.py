@@ -15,8 +15,8 @@ from rta.agent import AgentReducer
 from rta.models import parse_schedule
 from rta.outputs import AlertOut, Output, RecomputeNeeded, Rejected, StatusOut
 from rta.schedule import resolve_activities
-from streams import faust_fixes
 from streams.codec import agent_key, encode, state_json
+from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.outbox import publish_alerts, save
 from streams.worker.runtime import now_ms

@@ -11,7 +11,6 @@ from faust.types import TP
 
 from rta.directory import future_rejection
 from rta.models import InputError, parse_schedule
-from streams import faust_fixes
 from streams.codec import (
     DecodeError,
     agent_key,
@@ -21,6 +20,7 @@ from streams.codec import (
     identity_key,
     load_json,
 )
+from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.runtime import now_ms, owner_of
 

@@ -16,8 +16,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from rta.agent import MAX_TS, AgentReducer, TenantContext
 from rta.config import TenantsConfig
 from rta.outputs import AlertOut
-from streams import faust_fixes
 from streams.settings import WorkerSettings
+from streams.worker import faust_fixes
 
 log = logging.getLogger("rta.worker")
 SLICE_SECONDS = 0.01  # timers yield the event loop after this much work

@@ -14,8 +14,8 @@ from typing import Any
 from rta.agent import AgentReducer
 from rta.outputs import AlertOut, StatusOut
 from rta.states import LOGOUT
-from streams import faust_fixes
 from streams.codec import encode, fit_summary
+from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.outbox import publish_alerts, save
 from streams.worker.reducers import reducer_for

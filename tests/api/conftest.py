@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
-from api.auth import hash_api_key, hash_password
-from rta_cli.local_broker import free_port
+from streams.api.auth import hash_api_key, hash_password
+from streams.local.broker import free_port
 from tests.streams.conftest import Worker, wait_for
 from tests.support.brokers import DEFAULT_KIND, TestBroker, open_test_broker
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import (
+from rta.config import ConfigError, TenantsConfig
+from streams.api.auth import (
     Authenticator,
     LoginError,
     hash_api_key,
@@ -13,8 +14,7 @@ from api.auth import (
     new_session_id,
     verify_password,
 )
-from api.metrics import Counter, Histogram
-from rta.config import ConfigError, TenantsConfig
+from streams.metrics import Counter, Histogram
 
 
 def config(users_a: str = "", users_b: str = "") -> TenantsConfig:

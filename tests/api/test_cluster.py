@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from rta.config import TenantsConfig
 from rta.queries import activity_detail
 from rta.replay import replay_log
-from rta_cli.simulate import CentreSpec, generate
+from streams.local.simulate import CentreSpec, generate
 from tests.api.conftest import KEYS, PASSWORDS, Service, wait_until
 from tests.api.test_http import all_pages, send_log, without_as_of
 

@@ -12,7 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rta_cli.kafka_tools import read_topic
+from streams.kafka import read_topic
 from tests.api.conftest import KEYS, Service
 
 WORKER_ENV = {"RTA_API_MAX_BODY_BYTES": "20000", "RTA_API_MAX_BATCH_ITEMS": "20"}

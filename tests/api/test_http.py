@@ -17,8 +17,8 @@ import pytest
 from rta.config import TenantsConfig
 from rta.queries import activity_detail
 from rta.replay import replay_log
-from rta_cli.kafka_tools import read_topic
-from rta_cli.simulate import CentreSpec, generate
+from streams.kafka import read_topic
+from streams.local.simulate import CentreSpec, generate
 from streams.settings import WorkerSettings
 from tests.api.conftest import KEYS, Http, Service, wait_until
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from rta_cli.kafka_tools import read_topic
+from streams.kafka import read_topic
 from streams.settings import WorkerSettings
 from tests.api.conftest import KEYS, PASSWORDS, Http, Service, wait_until
 
@@ -167,7 +167,7 @@ def test_sessions_expire_when_idle_and_end_when_deleted(service: Service, data: 
     assert api.call("GET", "/v1/agents/6001/status", headers=cookie(sid)).status == 401
     assert api.call("DELETE", "/api/rest/authorize", headers=cookie(sid)).status == 401
     # ended and expired sessions are deleted from the topic (tombstones) a while later
-    from api.auth import digest
+    from streams.api.auth import digest
 
     settings = WorkerSettings(broker_url=service.broker.url)
 

@@ -1,4 +1,4 @@
-"""The Apache Kafka test tooling (rta_cli/local_kafka.py): start, topics, restart
+"""The Apache Kafka test tooling (streams/local/kafka.py): start, topics, restart
 with the data kept, stop; clear errors without Java or Maven."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from rta_cli import local_kafka
-from rta_cli.local_broker import BrokerError
-from rta_cli.local_kafka import KafkaBroker
+from streams.local import kafka as local_kafka
+from streams.local.broker import BrokerError
+from streams.local.kafka import KafkaBroker
 
 
 async def _create_and_describe(bootstrap: str) -> dict[str, int]:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from rta_cli.simulate import CentreSpec, generate
+from streams.local.simulate import CentreSpec, generate
 from tests.oracle.reference import reference_summaries
 
 
 def rta(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "rta_cli.main", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], input=stdin,
                           capture_output=True, timeout=300, check=False)
 
 

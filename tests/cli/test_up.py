@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rta_cli.local_broker import TansuBroker
+from streams.local.broker import TansuBroker
 from tests.api.conftest import Http, free_port
 from tests.streams.conftest import latest, wait_for
 from tests.support.brokers import TestBroker
@@ -32,7 +32,7 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     if "--web-port" not in args:
         args = (*args, "--web-port", str(free_port()))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rta_cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
+        [sys.executable, "-m", "streams.cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
         cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
@@ -69,7 +69,7 @@ def test_up_demo_and_ctrl_c(tmp_path: Path, kind: str) -> None:
         banner = out.read_text()
         assert ("Apache Kafka" if kind == "kafka" else "Tansu, in memory") in banner
         url = f"kafka://127.0.0.1:{port}"
-        demo = subprocess.run([sys.executable, "-m", "rta_cli.main", "demo", "--broker", url,
+        demo = subprocess.run([sys.executable, "-m", "streams.cli.main", "demo", "--broker", url,
                                "--agents", "3"], capture_output=True, timeout=60, check=True)
         assert b"rta tail rta.adherence" in demo.stderr
         broker = TestBroker(TansuBroker(port=port), "rta")  # reads only: any kind

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from history.migrate import upgrade
-from rta_cli.local_postgres import LocalPostgres
-from rta_cli.simulate import CentreSpec, generate
+from streams.history.migrate import upgrade
+from streams.local.postgres import LocalPostgres
+from streams.local.simulate import CentreSpec, generate
 from tests.api.conftest import Http
 from tests.streams.conftest import produce, wait_for
 from tests.streams.test_end_to_end import expected, tenants_file

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from rta_cli.local_postgres import LocalPostgres
+from streams.local.postgres import LocalPostgres
 
 
 async def _query(dsn: str, sql: str) -> object:

@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from history.migrate import NotMigrated, check, current, head
-from history.schema import metadata
-from rta_cli.local_postgres import LocalPostgres
+from streams.history.migrate import NotMigrated, check, current, head
+from streams.history.schema import metadata
+from streams.local.postgres import LocalPostgres
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def pg() -> Iterator[LocalPostgres]:
 
 
 def migrate(pg: LocalPostgres, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "rta_cli.main", "migrate", "--database-url",
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "migrate", "--database-url",
                           pg.url, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stderr
@@ -82,14 +82,14 @@ def test_migrations_up_and_down_on_empty_and_populated(pg: LocalPostgres) -> Non
 
 
 def test_migrate_without_a_database_says_what_to_set() -> None:
-    out = subprocess.run([sys.executable, "-m", "rta_cli.main", "migrate"],
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "migrate"],
                          capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and "RTA_DATABASE_URL" in out.stderr
 
 
 def test_the_worker_refuses_an_unmigrated_database(pg: LocalPostgres) -> None:
-    out = subprocess.run([sys.executable, "-m", "rta_cli.main", "worker", "--broker",
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "worker", "--broker",
                           "kafka://127.0.0.1:1", "--database-url", pg.url],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2

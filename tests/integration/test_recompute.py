@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.auth import hash_api_key
-from history.migrate import upgrade
-from rta_cli.local_postgres import LocalPostgres
-from rta_cli.simulate import CentreSpec, generate
+from streams.api.auth import hash_api_key
 from streams.codec import unpack_value
+from streams.history.migrate import upgrade
+from streams.local.postgres import LocalPostgres
+from streams.local.simulate import CentreSpec, generate
 from tests.api.conftest import Http
 from tests.integration.test_history_sink import db, summaries
 from tests.streams.conftest import latest, produce, topic_records, wait_for
@@ -90,7 +90,7 @@ def test_recompute_fixes_a_day_45_days_back_and_only_it(
     before = stored(pg)
 
     # by hand, for the whole day: the same values; no other day is even rewritten
-    out = subprocess.run([sys.executable, "-m", "rta_cli.main", "recompute", "--tenant",
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "recompute", "--tenant",
                           "northwind", "--from", fixed_day.isoformat(), "--to",
                           fixed_day.isoformat(), "--tenants", str(tenants), "--database-url",
                           pg.url, "--broker", broker.url],
@@ -130,8 +130,8 @@ def test_recompute_in_processes_equals_replay(pg: LocalPostgres, tmp_path: Path,
     from datetime import date
 
     from rta.config import TenantsConfig
-    from rta_cli.bench_recompute import TENANT, _load
-    from streams.recompute import recompute
+    from streams.history.runner import recompute
+    from streams.local.bench_recompute import TENANT, _load
     from streams.settings import WorkerSettings
 
     start = date(2026, 3, 6)  # across the spring-forward day

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 import pytest
 
-from rta_cli.kafka_tools import produce_records, read_topic
-from rta_cli.local_broker import free_port
+from streams.kafka import produce_records, read_topic
+from streams.local.broker import free_port
 from tests.support.brokers import TestBroker
 
 FAST_GROUP = {
@@ -50,7 +50,7 @@ class Worker:
         self.log = tmp / f"{name}.log"
 
     def start(self, timeout: float = 60) -> Worker:
-        cmd = [sys.executable, "-m", "rta_cli.main", "worker", "--broker", self.broker.url,
+        cmd = [sys.executable, "-m", "streams.cli.main", "worker", "--broker", self.broker.url,
                "--data-dir", str(self.tmp / "data" / self.name)]
         if self.tenants:
             cmd += ["--tenants", str(self.tenants)]

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from rta_cli.local_kafka import KafkaBroker
+from streams.local.kafka import KafkaBroker
 from tests.streams.conftest import Worker, produce, topic_records
 from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
 from tests.streams.test_failures import centre

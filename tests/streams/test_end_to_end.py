@@ -12,7 +12,7 @@ import pytest
 
 from rta.config import TenantsConfig
 from rta.replay import replay_log
-from rta_cli.simulate import CentreSpec, generate
+from streams.local.simulate import CentreSpec, generate
 from tests.streams.conftest import latest, produce, topic_records, wait_for
 from tests.support.brokers import TestBroker
 

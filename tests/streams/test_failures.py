@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rta_cli.simulate import CentreSpec, generate
+from streams.local.simulate import CentreSpec, generate
 from tests.streams.conftest import produce, topic_records
 from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
 from tests.support.brokers import TestBroker

@@ -1,4 +1,4 @@
-"""faust fixes 6, 1 and 2 (streams/faust_fixes.py): a commit never passes an offset
+"""faust fixes 6, 1 and 2 (streams/worker/faust_fixes.py): a commit never passes an offset
 that was not processed; events a stream skipped in a rebalance are not acked;
 offsets skipped by a fetch are not acked as a "gap".
 
@@ -14,7 +14,7 @@ from typing import Any
 from faust.transport.consumer import Consumer
 from intervaltree import IntervalTree
 
-from streams import faust_fixes
+from streams.worker import faust_fixes
 
 TP = ("rta.agent-state", 3)
 

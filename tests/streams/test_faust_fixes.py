@@ -9,7 +9,7 @@ from typing import Any
 import mode
 import pytest
 
-from streams.faust_fixes import StallWatch, _deliver
+from streams.worker.faust_fixes import StallWatch, _deliver
 
 
 class Consumer(mode.Service):

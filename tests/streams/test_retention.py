@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rta_cli.simulate import CentreSpec, generate
 from streams.codec import unpack_value
+from streams.local.simulate import CentreSpec, generate
 from tests.streams.conftest import latest, produce, topic_records, wait_for
 from tests.streams.test_end_to_end import assert_adherence_becomes, expected, tenants_file
 from tests.support.brokers import TestBroker

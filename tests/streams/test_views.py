@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
+from streams.api.views import TopicViews
 from streams.settings import WorkerSettings
-from streams.views import TopicViews
 
 
 def summary(tenant: str, agent: int, day: str, n: int = 0) -> bytes:

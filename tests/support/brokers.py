@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from rta_cli.local_broker import BROKER_KINDS, TansuBroker
-from rta_cli.local_kafka import KafkaBroker
+from streams.local.broker import BROKER_KINDS, TansuBroker
+from streams.local.kafka import KafkaBroker
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 

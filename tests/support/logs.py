@@ -27,8 +27,8 @@ from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from rta_cli.kafka_tools import record_key
-from rta_cli.simulate import CentreSpec, generate
+from streams.kafka import record_key
+from streams.local.simulate import CentreSpec, generate
 
 TENANTS_TOML = ('[tenants.northwind]\ntime_zone = "America/Chicago"\n'
                 'alert_after_seconds = 2\n')

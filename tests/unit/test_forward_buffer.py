@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.forward_buffer import ForwardBuffer, Pending
+from streams.wfm.forward_buffer import ForwardBuffer, Pending
 
 TP0, TP1 = ("rta.agent-state", 0), ("rta.agent-state", 1)
 

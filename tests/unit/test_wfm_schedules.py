@@ -1,4 +1,4 @@
-"""Schedule sync, the pure part (wfm/schedules.py): windows, agent sets, messages, changes."""
+"""Schedule sync, the pure part (streams/wfm/schedules.py): windows, agent sets, messages, changes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rta.calendar import DayCalendar
 from rta.models import parse_schedule
-from wfm.schedules import (
+from streams.wfm.schedules import (
     DAY_MS,
     AgentEntry,
     SyncAgent,

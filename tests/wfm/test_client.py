@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from streams.wfm.client import Permanent, Transient, WfmClient
+from streams.wfm.config import WfmConfig, WfmConfigError
 from tests.wfm.fake_wfm import FakeWfm
-from wfm.client import Permanent, Transient, WfmClient
-from wfm.config import WfmConfig, WfmConfigError
 
 BASE = {"wfm": {"base_url": "http://127.0.0.1:1", "tenant": "northwind", "user_id": "rta-api"}}
 

@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
-from rta_cli.local_broker import free_port
-from streams.forwarder import Forwarder, _Revoked
+from streams.local.broker import free_port
 from streams.settings import WorkerSettings
+from streams.wfm.config import WfmConfig
+from streams.wfm.forwarder import Forwarder, _Revoked
 from tests.streams.conftest import FAST_GROUP, produce, topic_records, wait_for
 from tests.support.brokers import TestBroker
 from tests.wfm.fake_wfm import FakeWfm
-from wfm.config import WfmConfig
 
 PASSWORD = "wfm-secret-pw"
 T0 = 1_780_000_000_000
@@ -161,7 +161,7 @@ async def _until(check: Any, timeout: float = 60) -> None:
 def start_forward(broker: TestBroker, config: Path, log: Path, port: int
                   ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rta_cli.main", "forward", "--config", str(config),
+        [sys.executable, "-m", "streams.cli.main", "forward", "--config", str(config),
          "--broker", broker.url, "--web-port", str(port)],
         stdout=open(log, "ab"), stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,

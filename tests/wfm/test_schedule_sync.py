@@ -26,14 +26,14 @@ import pytest
 
 from rta.calendar import DayCalendar
 from rta.models import parse_schedule
-from rta_cli.kafka_tools import read_topic
-from rta_cli.main import main as rta_main
-from streams.schedule_sync import ScheduleSync
+from streams.cli.main import main as rta_main
+from streams.kafka import read_topic
 from streams.settings import WorkerSettings
+from streams.wfm.config import WfmConfig
+from streams.wfm.schedule_sync import ScheduleSync
+from streams.wfm.schedules import plan
 from tests.support.brokers import TestBroker
 from tests.wfm.fake_wfm import FakeWfm
-from wfm.config import WfmConfig
-from wfm.schedules import plan
 
 PASSWORD = "wfm-secret-pw-4711"
 TENANT = "northwind"
@@ -402,7 +402,7 @@ async def test_passes_every_interval_until_stopped_and_a_failed_one_does_not_sto
 
 
 async def test_broker_down_fails_the_pass_without_crashing(wfm: FakeWfm) -> None:
-    from rta_cli.local_broker import free_port
+    from streams.local.broker import free_port
 
     now = at("2026-03-10", 10)
     centre(wfm, 2, CHI.ordinal(int(now * 1000)))
@@ -426,7 +426,7 @@ def test_the_command_once_twice(broker: TestBroker, wfm: FakeWfm, tmp_path: Path
     (tmp_path / "secret").write_text(PASSWORD + "\n")
     tenants = tmp_path / "tenants.toml"
     tenants.write_text(f'[tenants.{TENANT}]\ntime_zone = "{ZONE}"\n')
-    cmd = [sys.executable, "-m", "rta_cli.main", "schedules", "sync", "--config", str(cfg),
+    cmd = [sys.executable, "-m", "streams.cli.main", "schedules", "sync", "--config", str(cfg),
            "--broker", broker.url, "--tenants", str(tenants), "--once"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTA_WFM_")}
     runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
@@ -452,7 +452,7 @@ def test_the_command_runs_until_sigterm(broker: TestBroker, wfm: FakeWfm,
                    f'time_zone = "{ZONE}"\n')
     env = {**os.environ, "RTA_WFM_USER_ID": "rta-api", "RTA_WFM_PASSWORD": PASSWORD}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rta_cli.main", "schedules", "sync", "--config", str(cfg),
+        [sys.executable, "-m", "streams.cli.main", "schedules", "sync", "--config", str(cfg),
          "--broker", broker.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env)
     try:

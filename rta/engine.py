@@ -1,7 +1,8 @@
 """Many agents of many tenants: the directory, held events, and routing.
 
-``Engine`` is what ``rta replay`` and the benchmark drive, and what the
-stream workers use per partition. State events name an ACD identity; the
+``Engine`` is what ``rta replay``, the history recompute and the core benchmark
+drive (the stream worker keeps one ``AgentReducer`` per agent instead, and its
+directory step applies the same rules). State events name an ACD identity; the
 directory (built from schedule messages) resolves it to an agent. Events of
 an identity not yet known are held, bounded per identity, and applied when a
 schedule message names the identity; held events pushed out by the bounds

@@ -29,4 +29,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 unset need
 # Apache Kafka's jars, fetched by Maven once into a cache outside the work tree
-python -m rta_cli.local_kafka fetch || exit 2
+python -m streams.local.kafka fetch || exit 2

@@ -20,60 +20,12 @@ from rta.replay import replay_log
 from streams.kafka import read_topic
 from streams.local.simulate import CentreSpec, generate
 from streams.settings import WorkerSettings
-from tests.api.conftest import KEYS, Http, Service, wait_until
+from tests.support.http import KEYS, Http, Service, all_pages, send_log, wait_until, without_as_of
+
+pytestmark = pytest.mark.slow  # starts a broker, workers or PostgreSQL
 
 NW = KEYS["northwind"]
 DAY_MS = 86_400_000
-
-
-def send_log(api: Http, records: list[dict[str, Any]], key: str) -> int:
-    """Send an event log through the ingest endpoints, in order, in batches."""
-    sent = 0
-    batch: list[dict[str, Any]] = []
-    kind = server = None
-
-    def flush() -> None:
-        nonlocal sent, batch
-        if not batch:
-            return
-        if kind == "state":
-            items = [{k: v for k, v in b.items() if k not in ("tenantId", "acdServerId")}
-                     for b in batch]
-            r = api.call("POST", f"/api/rest/scheduling/gis/realTimeAgentState?acdServerId="
-                                 f"{server}", items, key=key)
-        else:
-            r = api.call("POST", "/v1/schedules", batch, key=key)
-        assert r.status == 200, r.body
-        assert r.json == {"accepted": len(batch)}
-        sent += len(batch)
-        batch = []
-
-    for rec in records:
-        body = rec["body"]
-        this_server = body.get("acdServerId", "1") if rec["kind"] == "state" else None
-        if rec["kind"] != kind or this_server != server or len(batch) >= 300:
-            flush()
-            kind, server = rec["kind"], this_server
-        batch.append(body)
-    flush()
-    return sent
-
-
-def all_pages(api: Http, day: str, key: str, size: int = 200) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    number = 1
-    while True:
-        r = api.call("GET", f"/api/rest/scheduling/adherence/agent?date={day}"
-                            f"&pageSize={size}&pageNumber={number}", key=key)
-        assert r.status == 200, r.body
-        out += r.json
-        if len(r.json) < size:
-            return out
-        number += 1
-
-
-def without_as_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "asOf"} for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +225,7 @@ def test_multipart_body_as_webex_documents_it(service: Service) -> None:
         return out + f"--{boundary}--\r\n".encode()
 
     ctype = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    from tests.api.conftest import PASSWORDS
+    from tests.support.http import PASSWORDS
     user, password = PASSWORDS["northwind"]
     body = form([("userId", user.encode()), ("password", password.encode()),
                  ("locale", b"en"), ("file", orjson.dumps(items))])

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from streams.local.broker import TansuBroker
-from tests.api.conftest import Http, free_port
-from tests.streams.conftest import latest, wait_for
 from tests.support.brokers import TestBroker
+from tests.support.http import Http, free_port
+from tests.support.workers import latest, wait_for
+
+pytestmark = pytest.mark.slow  # starts a broker, workers or PostgreSQL
 
 
 @contextmanager
@@ -76,7 +78,7 @@ def test_up_demo_and_ctrl_c(tmp_path: Path, kind: str) -> None:
         summaries = wait_for(lambda: latest(broker, "rta.adherence"), timeout=60, every=1)
         assert {v["tenantId"] for v in summaries.values()} == {"northwind"}
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(60) is not None
+        assert proc.wait(60) == 0, out.read_text()[-3000:]
     time.sleep(0.5)
     with socket.socket() as s:  # the broker is gone too
         assert s.connect_ex(("127.0.0.1", port)) != 0
@@ -126,4 +128,4 @@ def test_up_with_its_demo_feeds_yesterday_and_today(tmp_path: Path) -> None:
                           timeout=60)
         assert stored
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(30) is not None
+        assert proc.wait(30) == 0, out.read_text()[-3000:]

@@ -88,6 +88,35 @@ class TestBroker:
     def settings(self, **over: object) -> WorkerSettings:
         return WorkerSettings(broker_url=self.url, **over)  # type: ignore[arg-type]
 
+    def behind(self, group: str, topics: list[str]) -> int:
+        """Records of ``topics`` past the offsets ``group`` committed (its whole lag: a
+        partition it never committed counts from the log start)."""
+        return asyncio.run(_behind(self.bootstrap, group, [self.topic(t) for t in topics]))
+
+
+async def _behind(bootstrap: str, group: str, topics: list[str]) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics
+               for p in sorted(consumer.partitions_for_topic(t) or set())]
+        if not tps:
+            await consumer._client.force_metadata_update()
+            tps = [TopicPartition(t, p) for t in topics
+                   for p in sorted(consumer.partitions_for_topic(t) or set())]
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        total = 0
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            total += ends[tp] - (starts[tp] if committed is None else committed)
+        return total
+    finally:
+        await consumer.stop()
+
 
 @contextlib.contextmanager
 def open_test_broker(kind: str, kafka: Callable[[], KafkaBroker], tmp: Path,
@@ -107,3 +136,31 @@ def open_test_broker(kind: str, kafka: Callable[[], KafkaBroker], tmp: Path,
         yield tb
 
 
+# -- fixtures (registered by tests/conftest.py) ---------------------------------------
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.tansu`` tests run on Apache Kafka and on Tansu."""
+    if "broker_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("tansu"):
+        kinds = sorted({DEFAULT_KIND, "tansu"}, key=["kafka", "tansu"].index)
+        metafunc.parametrize("broker_kind", kinds)
+
+
+@pytest.fixture
+def broker_kind() -> str:
+    return DEFAULT_KIND
+
+
+@pytest.fixture(scope="session")
+def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One Apache Kafka for the session, started when a test first needs it."""
+    with KafkaBroker(log=tmp_path_factory.mktemp("kafka") / "broker.log") as server:
+        yield server
+
+
+@pytest.fixture
+def broker(broker_kind: str, request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[TestBroker]:
+    """The test's broker and namespace, the engine's topics created."""
+    with open_test_broker(broker_kind, lambda: request.getfixturevalue("kafka_server"),
+                          tmp_path, monkeypatch) as b:
+        yield b

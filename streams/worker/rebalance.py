@@ -28,7 +28,7 @@ def purge_unassigned(app: Any, tables_by_topic: Mapping[str, tuple[Any, ...]],
     forgets that offset only when its rebalance bookkeeping runs to the end: a
     rebalance superseded by the next one ("rebalance again" in its log) returns
     early and keeps it. Entries purged then were gone for good (found by
-    tests/streams/test_randomized.py: a directory entry lost after a SIGSTOP and two
+    tests/streams/worker/test_randomized.py: a directory entry lost after a SIGSTOP and two
     restarts, so 258 events of one identity were held for ever). So the offsets go
     with the entries: a partition that comes back is read from its changelog's
     start."""

@@ -29,16 +29,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from streams.local.broker import BrokerError, make_broker
+    from streams.local.demo import demo_tenants_file
     from streams.worker.run import run_worker
 
     base = Path(args.data_dir or "var/up")
     base.mkdir(parents=True, exist_ok=True)
     log = base / "broker.log"
-    tenants_path = args.tenants or ("examples/tenants.toml"
-                                    if Path("examples/tenants.toml").is_file() else None)
     if args.local_broker == "kafka":
         print("starting Apache Kafka (a JVM: seconds)...", file=sys.stderr, flush=True)
     with contextlib.ExitStack() as stack:
+        # default: the demo's tenant and credentials, a file of the package
+        demo_tenants = not args.tenants
+        tenants_path = args.tenants or str(stack.enter_context(demo_tenants_file()))
         broker = make_broker(args.local_broker, log=log)
         try:
             stack.enter_context(broker)
@@ -72,8 +74,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             stop = start_demo(settings, args.demo_agents)
         try:
             return run_worker(settings, tenants, banner=up_banner(
-                broker.url, settings, log, demo_agents=args.demo_agents if args.demo else None,
-                history=history, broker_kind=broker.kind))
+                broker.url, settings, log, tenants_path, demo_tenants=demo_tenants,
+                demo_agents=args.demo_agents if args.demo else None, history=history,
+                broker_kind=broker.kind))
         finally:
             if args.demo:
                 stop.set()
@@ -126,9 +129,11 @@ def tail(settings: WorkerSettings, topic: str, idle: float, latest: bool) -> int
     return 0
 
 
-def up_banner(broker: str, settings: WorkerSettings, log: Path,
-              demo_agents: int | None = None, history: str = "off",
-              broker_kind: str = "tansu") -> str:
+def up_banner(broker: str, settings: WorkerSettings, log: Path, tenants_file: str,
+              demo_tenants: bool = True, demo_agents: int | None = None,
+              history: str = "off", broker_kind: str = "tansu") -> str:
+    """What `rta up` prints once the worker is ready; ``demo_tenants``: the
+    tenants file is the demo's, so the demo key works."""
     if demo_agents is None:
         demo = f"  try:  rta demo --broker {broker}\n"
     else:
@@ -136,7 +141,13 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path,
                 f"yesterday and today, fed as the clock goes\n"
                 f"  watch: rta tail {settings.topic_alerts} --broker {broker}\n"
                 f"         rta tail {settings.topic_adherence} --latest --broker {broker}\n")
+    from streams.local.demo import DEMO_KEY
+
     api = f"http://127.0.0.1:{settings.web_port}"
+    if demo_tenants:
+        keys, key = f"demo key in {tenants_file}", DEMO_KEY
+    else:
+        keys, key = f"API keys in {tenants_file}", "YOUR-KEY"
     if broker_kind == "kafka":
         from streams.local.kafka import KAFKA_VERSION
 
@@ -145,8 +156,8 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path,
         kind, keeps = "Tansu, in memory", "memory only"
     return f"""
 rta is up.
-  HTTP API: {api}  (OpenAPI: {api}/openapi.json; demo key in examples/tenants.toml)
-    curl -H 'x-api-key: northwind-demo-key' {api}/v1/agents/1000/status
+  HTTP API: {api}  (OpenAPI: {api}/openapi.json; {keys})
+    curl -H 'x-api-key: {key}' {api}/v1/agents/1000/status
   broker ({kind}): {broker}
   history: {history}
   send state events to   {settings.topic_state}   key tenantId:acdServerId:acdAgentId
@@ -172,7 +183,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("up", help="the whole engine on this machine: local broker + worker")
-    p.add_argument("--tenants", help="tenants file (default examples/tenants.toml if present)")
+    p.add_argument("--tenants", help="tenants file (default: the demo's, tenant northwind "
+                                      "with the demo key the banner names)")
     p.add_argument("--tenant-timezone")
     p.add_argument("--data-dir", help="where logs and state go (default var/up)")
     p.add_argument("--demo", action="store_true",

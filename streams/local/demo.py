@@ -5,6 +5,11 @@ Yesterday and today of a small centre (``rta simulate``'s generator, tenant
 (the worker catches up on it, in event time), and the rest is sent when the
 wall clock reaches it, so states change, alerts fire and today's summaries
 move while you watch.
+
+Its tenant, with the demo credentials the banner of `rta up` names, is in
+``demo-tenants.toml`` beside this module: package data, the default tenants
+file of `rta up` wherever it runs from (``examples/tenants.toml`` in the
+repository links to it).
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ import asyncio
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +35,15 @@ from streams.settings import WorkerSettings
 
 TENANT = "northwind"
 TIME_ZONE = "America/Chicago"
+DEMO_KEY = "northwind-demo-key"  # its hash is in demo-tenants.toml
+
+
+@contextmanager
+def demo_tenants_file() -> Iterator[Path]:
+    """The path of ``demo-tenants.toml`` while the context lasts (a real file of
+    the installed package; a temporary copy if the package is zipped)."""
+    with resources.as_file(resources.files("streams.local") / "demo-tenants.toml") as path:
+        yield path
 
 
 def demo_records(agents: int, now_ms: int) -> list[dict[str, Any]]:

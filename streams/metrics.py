@@ -1,66 +1,109 @@
-"""A small Prometheus registry: counters and histograms with bounded label sets.
+"""Prometheus metrics through prometheus-client: one registry per process.
 
-Labels are route templates, methods and status codes, never agent or tenant
-ids, so the number of series stays bounded whatever the traffic.
+- **One registry per process.** The worker's HTTP API (``streams.api.app.Api``)
+  and ``rta forward`` (``streams.wfm.run``) each make one :func:`new_registry`
+  and serve it with ``generate_latest(registry)`` and :data:`CONTENT_TYPE`.
+  Nothing is registered in prometheus-client's global default registry, and its
+  process, platform and GC collectors (``process_*``, ``python_info``,
+  ``python_gc_*``) are left out on purpose: ``/metrics`` showed ``rta_`` names
+  only before, and the machine's or container's exporter already has those
+  figures. Should they be wanted: ``ProcessCollector(registry=registry)``.
+- **The engine's figures stay where they are counted** (the runtime's counters,
+  the history sink's and the forwarder's attributes): :class:`Figures` is a
+  custom collector that reads them at each scrape, no second copy of the state.
+  The HTTP API's own counters and histogram are prometheus-client ``Counter``
+  and ``Histogram`` objects in its registry.
+- **Names, types and labels are those scraped before.** Every counter's name
+  ends in ``_total``: prometheus-client strips that suffix from a counter's
+  name and writes it back in the text exposition, so ``rta_x_total`` stays
+  ``rta_x_total`` (:class:`Figures` refuses a counter named otherwise rather
+  than let it be renamed). The ``_created`` series that prometheus-client adds
+  to ``Counter`` and ``Histogram`` objects are turned off
+  (``disable_created_metrics``, for the process), as they were never exposed.
+  :func:`histogram` keeps the bucket bounds' ``le`` values as they were
+  written (``le="1"``, ``le="10"``, not prometheus-client's ``le="1.0"``), so
+  Prometheus 2 servers see the same series (Prometheus 3 normalises ``le``
+  either way). What differs is presentation only: values are written as
+  ``3.0`` rather than ``3`` (and large ones in full, no longer rounded to six
+  digits), and a sample's labels in name order (``le`` before ``route``).
+- **Label values are escaped** by prometheus-client (backslash, double quote,
+  newline). Labels are route templates, methods, status codes and kinds, never
+  agent or tenant ids, so the number of series stays bounded.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-Labels = tuple[tuple[str, str], ...]
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what generate_latest writes: text format 0.0.4
+Figure = tuple[str, str, str, float]  # (name, "counter" or "gauge", help, value)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped in prometheus-client)
 
 
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    body = ",".join(f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                    for k, v in labels)
-    return "{" + body + "}"
+def new_registry() -> CollectorRegistry:
+    """The process's registry (not the global default one; see the module's notes)."""
+    return CollectorRegistry(auto_describe=False)
 
 
-class Counter:
-    def __init__(self, name: str, help_: str) -> None:
-        self.name, self.help = name, help_
-        self.values: dict[Labels, float] = {}
+class Figures:
+    """A custom collector over figures kept elsewhere.
 
-    def inc(self, n: float = 1, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        self.values[key] = self.values.get(key, 0) + n
+    ``source()`` is called at every scrape; each ``(name, kind, help, value)``
+    it returns becomes one unlabelled counter or gauge family. A counter's name
+    must end in ``_total`` (written as given; see the module's notes).
+    """
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for labels, v in sorted(self.values.items()):
-            yield f"{self.name}{_labels(labels)} {v:g}"
+    def __init__(self, source: Callable[[], Iterable[Figure]]) -> None:
+        self.source = source
 
-
-class Histogram:
-    def __init__(self, name: str, help_: str) -> None:
-        self.name, self.help = name, help_
-        self.series: dict[Labels, tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        counts, total = self.series.setdefault(key, ([0] * (len(BUCKETS) + 1), [0.0]))
-        counts[bisect_left(BUCKETS, value)] += 1
-        total[0] += value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for labels, (counts, total) in sorted(self.series.items()):
-            running = 0
-            for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
-                running += n
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                yield f"{self.name}_bucket{_labels((*labels, ('le', le)))} {running}"
-            yield f"{self.name}_sum{_labels(labels)} {total[0]:g}"
-            yield f"{self.name}_count{_labels(labels)} {running}"
+    def collect(self) -> Iterable[Metric]:
+        for name, kind, help_, value in self.source():
+            if kind == "counter":
+                if not name.endswith("_total"):
+                    raise ValueError(f"counter {name!r}: a counter's name ends in _total")
+                yield CounterMetricFamily(name, help_, value=value)
+            elif kind == "gauge":
+                yield GaugeMetricFamily(name, help_, value=value)
+            else:
+                raise ValueError(f"{name!r}: unknown kind {kind!r} (counter or gauge)")
 
 
-def single(name: str, kind: str, help_: str, value: float) -> list[str]:
-    """One unlabelled sample of a gauge or counter."""
-    return [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+def _le(bound: str) -> str:
+    return bound if bound == "+Inf" else f"{float(bound):g}"
+
+
+class _SameBuckets:
+    """A histogram's families with ``le`` written as before (``10``, not ``10.0``)."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+
+    def describe(self) -> Iterable[Metric]:
+        return self.histogram.describe()
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.histogram.collect():
+            family.samples = [
+                s._replace(labels={**s.labels, "le": _le(s.labels["le"])})
+                if "le" in s.labels else s
+                for s in family.samples]
+            yield family
+
+
+def histogram(name: str, help_: str, labelnames: Sequence[str],
+              registry: CollectorRegistry) -> Histogram:
+    """A prometheus-client ``Histogram`` over :data:`BUCKETS`, in ``registry``, whose
+    ``le`` values are written as they were before prometheus-client."""
+    hist = Histogram(name, help_, labelnames, registry=None, buckets=BUCKETS)
+    registry.register(_SameBuckets(hist))
+    return hist

@@ -25,6 +25,7 @@ import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_exceptions import HTTPException
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from rta.ingest import BatchError, ItemProblems, validate_schedules, validate_states
 from rta.queries import (
@@ -38,7 +39,7 @@ from rta.queries import (
 from streams.api.auth import Authenticator, LoginError, Principal, digest, new_session_id
 from streams.api.openapi import openapi_document
 from streams.api.ports import Backend, Session, Unavailable
-from streams.metrics import Counter, Histogram, single
+from streams.metrics import CONTENT_TYPE, Figures, histogram, new_registry
 
 log = logging.getLogger("rta.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -84,17 +85,27 @@ class ApiConfig:
 
 class Api:
     def __init__(self, backend: Backend, auth: Authenticator, config: ApiConfig,
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], registry: CollectorRegistry | None = None) -> None:
         self.backend, self.auth, self.config, self.clock = backend, auth, config, clock
-        self.requests = Counter("rta_http_requests_total",
-                                "HTTP requests by route template, method and status")
-        self.latency = Histogram("rta_http_request_duration_seconds",
-                                 "HTTP request duration by route template")
-        self.accepted = Counter("rta_http_ingested_total",
-                                "items accepted by the ingest endpoints (kind=state|schedule)")
-        self.rejected = Counter("rta_http_rejected_batches_total",
-                                "ingest batches rejected as a whole (kind=state|schedule)")
         self.loop_lag = 0.0
+        # the worker process's registry (streams.metrics), served at /metrics
+        self.registry = registry = registry if registry is not None else new_registry()
+        self.requests = Counter("rta_http_requests_total",
+                                "HTTP requests by route template, method and status",
+                                ("method", "route", "status"), registry=registry)
+        self.latency = histogram("rta_http_request_duration_seconds",
+                                 "HTTP request duration by route template", ("route",),
+                                 registry)
+        self.accepted = Counter("rta_http_ingested_total",
+                                "items accepted by the ingest endpoints (kind=state|schedule)",
+                                ("kind",), registry=registry)
+        self.rejected = Counter("rta_http_rejected_batches_total",
+                                "ingest batches rejected as a whole (kind=state|schedule)",
+                                ("kind",), registry=registry)
+        Gauge("rta_event_loop_lag_seconds",
+              "how late the event loop wakes up (sampled every 0.25 s)",
+              registry=registry).set_function(lambda: self.loop_lag)
+        registry.register(Figures(backend.engine_metrics))
         self._lag_task: asyncio.Task[None] | None = None
         self._hashing = asyncio.Semaphore(2)
         self._memo_key = secrets.token_bytes(32)
@@ -147,8 +158,9 @@ class Api:
             # the traceback names code, not data: no credential reaches the log
             log.exception("HTTP %s %s failed", request.method, template)
             response = error_response(500, "internal_error", "internal error (logged)")
-        self.requests.inc(route=template, method=request.method, status=str(response.status))
-        self.latency.observe(time.perf_counter() - started, route=template)
+        self.requests.labels(method=request.method, route=template,
+                             status=str(response.status)).inc()
+        self.latency.labels(route=template).observe(time.perf_counter() - started)
         return response
 
     async def _start_lag_monitor(self, app: web.Application) -> None:
@@ -298,10 +310,10 @@ class Api:
                                      self.config.max_batch_items)
             self._fit([ev.to_json() for ev in events], "state item")
         except BatchError as exc:
-            self.rejected.inc(kind="state")
+            self.rejected.labels(kind="state").inc()
             raise self._batch_error(exc) from None
         await self.backend.publish_states(events)
-        self.accepted.inc(len(events), kind="state")
+        self.accepted.labels(kind="state").inc(len(events))
         return json_response({"accepted": len(events)})
 
     async def ingest_schedules(self, request: web.Request) -> web.Response:
@@ -313,10 +325,10 @@ class Api:
                     for raw in (body if isinstance(body, list) else [body])]
             self._fit(raws, "schedule message")
         except BatchError as exc:
-            self.rejected.inc(kind="schedule")
+            self.rejected.labels(kind="schedule").inc()
             raise self._batch_error(exc) from None
         await self.backend.publish_schedules(list(zip(msgs, raws, strict=True)))
-        self.accepted.inc(len(msgs), kind="schedule")
+        self.accepted.labels(kind="schedule").inc(len(msgs))
         return json_response({"accepted": len(msgs)})
 
     def _fit(self, records: list[dict[str, Any]], what: str) -> None:
@@ -481,16 +493,8 @@ class Api:
         return json_response(health, 200 if health["ready"] else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        lines: list[str] = []
-        for metric in (self.requests, self.latency, self.accepted, self.rejected):
-            lines.extend(metric.render())
-        lines += single("rta_event_loop_lag_seconds", "gauge",
-                        "how late the event loop wakes up (sampled every 0.25 s)",
-                        self.loop_lag)
-        for name, kind, help_, value in self.backend.engine_metrics():
-            lines += single(name, kind, help_, value)
-        return web.Response(body=("\n".join(lines) + "\n").encode(), headers={
-            "Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(body=generate_latest(self.registry),
+                            headers={"Content-Type": CONTENT_TYPE})
 
     async def openapi(self, request: web.Request) -> web.Response:
         return json_response(openapi_document(self.config.max_body_bytes,

@@ -34,6 +34,7 @@ from streams.api.auth import Authenticator
 from streams.api.ports import Session, Unavailable
 from streams.api.views import TopicViews
 from streams.codec import agent_key, encode, identity_key, unpack_value
+from streams.metrics import Figure
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.api")
@@ -127,8 +128,7 @@ class WorkerBackend:
     def __init__(self, app: Any, rt: Any, settings: WorkerSettings, tenants: TenantsConfig,
                  state_topic: Any, schedule_topic: Any, sessions_topic: Any,
                  agents_table: Any, agent_input_topic: str, sink: Any = None,
-                 extra_metrics: list[Callable[[], list[tuple[str, str, str, float]]]]
-                 | None = None) -> None:
+                 extra_metrics: list[Callable[[], list[Figure]]] | None = None) -> None:
         self.app, self.rt, self.settings, self.tenants = app, rt, settings, tenants
         self.state_topic, self.schedule_topic = state_topic, schedule_topic
         self.agents_table, self.agent_input_topic = agents_table, agent_input_topic
@@ -297,7 +297,7 @@ class WorkerBackend:
         }
         return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
 
-    def engine_metrics(self) -> list[tuple[str, str, str, float]]:
+    def engine_metrics(self) -> list[Figure]:
         c = self.rt.counters
         out = [(f"rta_{name}_total", "counter", help_, float(c.get(name, 0)))
                for name, help_ in (

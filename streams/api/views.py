@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rta.summary import agent_sort_key
 from streams.api.ports import Session, Unavailable
 from streams.kafka import stop_reading
+from streams.retry import Backoff
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.views")
@@ -68,6 +69,7 @@ class TopicViews:
         assert self.consumer is not None
         targets: dict[TopicPartition, int] | None = None
         last_check = 0.0
+        pause = Backoff.fixed()
         while True:
             try:
                 if time.monotonic() - last_check > 2.0:
@@ -94,7 +96,7 @@ class TopicViews:
                 raise
             except Exception:  # broker trouble: keep trying, /readyz shows it
                 log.warning("query views: fetch failed; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
+                await pause.wait()
 
     async def _reached(self, targets: dict[TopicPartition, int]) -> bool:
         assert self.consumer is not None

@@ -29,6 +29,7 @@ from streams.history.recompute import Range, agents_in_range, batches, compute, 
 from streams.history.rows import Rows, add_summary
 from streams.history.store import HistoryStore
 from streams.kafka import as_service, stop_reading
+from streams.retry import Backoff
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.recompute")
@@ -196,7 +197,7 @@ class RecomputeRunner:
             batch = await self.consumer.getmany(timeout_ms=1000)
             for _tp, records in batch.items():
                 for rec in records:
-                    delay = 1.0
+                    backoff = Backoff(1.0, 30.0)
                     while True:
                         try:
                             await self.run_one(orjson.loads(rec.value))
@@ -207,8 +208,7 @@ class RecomputeRunner:
                         except Exception:
                             self.failures += 1
                             log.warning("recompute request failed; retrying", exc_info=True)
-                            await asyncio.sleep(delay)
-                            delay = min(delay * 2, 30.0)
+                            await backoff.wait()
             if batch:
                 with contextlib.suppress(Exception):  # a rebalance: the request runs again
                     await self.consumer.commit({tp: recs[-1].offset + 1

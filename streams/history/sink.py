@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
@@ -23,6 +22,8 @@ from mode import Service
 from streams.history.rows import Rows, add_alert, add_schedule, add_state, add_summary
 from streams.history.store import HistoryStore
 from streams.kafka import as_service, stop_reading
+from streams.metrics import Figure
+from streams.retry import Backoff
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.history")
@@ -77,7 +78,7 @@ class HistorySink:
 
     async def _write(self, rows: Rows) -> None:
         """Until the database took it: retry with exponential back-off and jitter."""
-        delay = 0.2
+        backoff = Backoff(0.2, 10.0, jitter="spread")
         while True:
             try:
                 await self.store.write(rows)
@@ -93,12 +94,12 @@ class HistorySink:
                     log.warning("history database write failed (%s); retrying, reading "
                                 "nothing more until it succeeds", type(exc).__name__)
                 self.db_up = False
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 10.0)
+                await backoff.wait()
 
     async def _run(self) -> None:
         assert self.consumer is not None
         last_lag = 0.0
+        pause = Backoff.fixed()
         while True:
             try:
                 batch = await self.consumer.getmany(timeout_ms=500,
@@ -120,7 +121,7 @@ class HistorySink:
             except Exception:  # a rebalance mid-commit, the broker away: read again
                 log.warning("history sink: batch not committed; it will be read again",
                             exc_info=True)
-                await asyncio.sleep(1.0)
+                await pause.wait()
 
     async def _measure_lag(self) -> None:
         assert self.consumer is not None
@@ -137,7 +138,7 @@ class HistorySink:
     def service(self) -> type[Service]:
         return as_service(self, "HistoryService")
 
-    def metrics(self) -> list[tuple[str, str, str, float]]:
+    def metrics(self) -> list[Figure]:
         return [
             ("rta_history_rows_written_total", "counter",
              "rows written to the history database", float(self.written)),

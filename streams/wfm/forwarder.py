@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from typing import Any
 
@@ -41,6 +40,8 @@ from mode import Service
 from rta.models import InputError, parse_state_event
 from streams.codec import dead_letter
 from streams.kafka import as_service
+from streams.metrics import Figure
+from streams.retry import Backoff
 from streams.settings import WorkerSettings
 from streams.wfm.client import Permanent, Transient, WfmClient
 from streams.wfm.config import WfmConfig
@@ -184,6 +185,7 @@ class Forwarder:
     async def _read(self) -> None:
         assert self.consumer is not None
         paused = False
+        pause = Backoff.fixed()
         while True:
             try:
                 full = self.buffer.queued >= self.fwd.buffer_max_records
@@ -206,7 +208,7 @@ class Forwarder:
                 raise
             except Exception:
                 log.warning("forwarder: reading failed; reading again", exc_info=True)
-                await asyncio.sleep(1.0)
+                await pause.wait()
 
     def _take(self, part: Partition, offset: int, key: bytes | None, value: bytes | None,
               now: float) -> None:
@@ -226,6 +228,7 @@ class Forwarder:
     # ------------------------------------------------------------------ sending
     async def _send(self) -> None:
         max_items, max_wait = self.fwd.batch_max_items, self.fwd.batch_max_wait_ms / 1000
+        pause = Backoff.fixed()
         while not self._stopping:
             try:
                 batch = None if self._rebalancing else self.buffer.next_batch(max_items)
@@ -256,7 +259,7 @@ class Forwarder:
             except Exception:  # never stop forwarding: the batch is still at the heads
                 self.failures += 1
                 log.exception("forwarder: sending failed unexpectedly; trying again")
-                await asyncio.sleep(1.0)
+                await pause.wait()
 
     def _waited(self, batch: Batch | None) -> float:
         if batch is None or not batch.entries:
@@ -266,7 +269,8 @@ class Forwarder:
     async def _deliver(self, server: str, entries: list[tuple[Partition, Pending]],
                        epochs: dict[Partition, int]) -> None:
         """Until the WFM took these records (or refused each alone): retries, halves."""
-        delay = self.fwd.retry_base_ms / 1000
+        backoff = Backoff(self.fwd.retry_base_ms / 1000, self.fwd.retry_max_ms / 1000,
+                          jitter="full")
         items = [p.item for _, p in entries if p.item is not None]
         while True:
             if any(self._epoch.get(tp, 0) != e for tp, e in epochs.items()):
@@ -295,8 +299,7 @@ class Forwarder:
                     log.warning("the WFM did not take a batch of %d states (%s); retrying "
                                 "with back-off", len(items), exc)
                 self.wfm_up = False
-                await asyncio.sleep(random.uniform(0, delay))  # full jitter
-                delay = min(delay * 2, self.fwd.retry_max_ms / 1000)
+                await backoff.wait()
 
     async def _dead_letter(self, entry: tuple[Partition, Pending], exc: Permanent) -> None:
         (topic, partition), p = entry
@@ -307,6 +310,7 @@ class Forwarder:
         assert self.producer is not None
         value = dead_letter(topic, partition, p.offset, p.key, p.value, reason,
                             int(time.time() * 1000))
+        pause = Backoff.fixed()
         while True:
             try:
                 await self.producer.send_and_wait(self.settings.topic_deadletter, value,
@@ -316,7 +320,7 @@ class Forwarder:
                 raise
             except Exception:
                 log.warning("forwarder: dead letter not written; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
+                await pause.wait()
         self.deadlettered += 1
 
     async def _commit(self) -> None:
@@ -361,7 +365,7 @@ class Forwarder:
             except Exception:
                 log.debug("forwarder: lag not measured", exc_info=True)
 
-    def metrics(self) -> list[tuple[str, str, str, float]]:
+    def metrics(self) -> list[Figure]:
         return [
             ("rta_forward_states_total", "counter", "states the WFM accepted",
              float(self.forwarded)),
@@ -417,6 +421,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         tps = list(assigned)
         parts = {(tp.topic, tp.partition) for tp in tps}
         fwd.assigning(parts)  # before the first await
+        pause = Backoff.fixed()
         while True:  # the partitions stay blocked until they are positioned
             try:
                 committed, seek_to = await self._positions(consumer, tps)
@@ -426,7 +431,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             except Exception:
                 log.warning("forwarder: assigned partitions not positioned yet; retrying",
                             exc_info=True)
-                await asyncio.sleep(1.0)
+                await pause.wait()
         for tp in tps:
             consumer.seek(tp, seek_to[(tp.topic, tp.partition)])
         fwd.partitions_assigned(parts, committed, seek_to)

@@ -9,8 +9,9 @@ import signal
 import sys
 
 from aiohttp import web
+from prometheus_client import generate_latest
 
-from streams.metrics import single
+from streams.metrics import CONTENT_TYPE, Figures, new_registry
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from streams.wfm.config import WfmConfig
@@ -24,12 +25,12 @@ async def serve_forwarder(settings: WorkerSettings, config: WfmConfig, web_port:
     await fwd.start()
     runner: web.AppRunner | None = None
     if web_port:
+        registry = new_registry()  # this process's (streams.metrics)
+        registry.register(Figures(fwd.metrics))
+
         async def metrics(request: web.Request) -> web.Response:
-            lines: list[str] = []
-            for name, kind, help_, value in fwd.metrics():
-                lines += single(name, kind, help_, value)
-            return web.Response(text="\n".join(lines) + "\n",
-                                content_type="text/plain", charset="utf-8")
+            return web.Response(body=generate_latest(registry),
+                                headers={"Content-Type": CONTENT_TYPE})
 
         async def livez(request: web.Request) -> web.Response:
             return web.json_response({"live": True, "wfmUp": fwd.wfm_up, "lag": fwd.lag})

@@ -1,4 +1,4 @@
-"""Credentials and the metrics text (no broker needed)."""
+"""Credentials (no broker needed; the metrics text: tests/streams/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from streams.api.auth import (
     new_session_id,
     verify_password,
 )
-from streams.metrics import Counter, Histogram
 
 
 def config(users_a: str = "", users_b: str = "") -> TenantsConfig:
@@ -70,21 +69,3 @@ def test_secrets_in_the_tenants_file_must_be_hashed() -> None:
         TenantsConfig.from_toml(
             f'[tenants.a]\nusers = [{{ user_id = "u", password = '
             f'"{hash_password("p", None, 1000)}", role = "x" }}]\n')
-
-
-def test_metrics_text() -> None:
-    c = Counter("rta_x_total", "help")
-    c.inc(route="/a", status="200")
-    c.inc(2, route="/a", status="200")
-    c.inc(route='/b"', status="500")
-    assert list(c.render())[2:] == ['rta_x_total{route="/a",status="200"} 3',
-                                    'rta_x_total{route="/b\\"",status="500"} 1']
-    h = Histogram("rta_d_seconds", "help")
-    for v in (0.001, 0.02, 0.02, 30.0):
-        h.observe(v, route="/a")
-    lines = list(h.render())
-    assert 'rta_d_seconds_bucket{route="/a",le="0.005"} 1' in lines
-    assert 'rta_d_seconds_bucket{route="/a",le="0.025"} 3' in lines
-    assert 'rta_d_seconds_bucket{route="/a",le="10"} 3' in lines
-    assert 'rta_d_seconds_bucket{route="/a",le="+Inf"} 4' in lines
-    assert 'rta_d_seconds_count{route="/a"} 4' in lines

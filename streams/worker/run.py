@@ -56,9 +56,17 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
         return 2
     tune_gc()
     if banner:
+        text, pending = banner, set[asyncio.Future[None]]()
+
         @app.on_rebalance_complete.connect
         async def _ready(*args: Any, **kwargs: Any) -> None:
-            print(banner, flush=True)
+            if settings.web_enabled:  # the API's service starts after the rebalance
+                task = asyncio.ensure_future(_print_when_listening(
+                    text, settings.web_bind, settings.web_port))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            else:
+                print(text, flush=True)
 
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
                           redirect_stdouts=False)
@@ -67,6 +75,22 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     worker.execute_from_commandline()  # returns when stopped (Ctrl-C, SIGTERM)
     return 0
+
+
+async def _print_when_listening(text: str, host: str, port: int, timeout: float = 30) -> None:
+    """Print ``text`` (the banner: "rta is up", with the API's address) once the
+    HTTP API accepts connections, or after ``timeout`` seconds all the same."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            break
+    print(text, flush=True)
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -44,9 +44,13 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
                           if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
         yield proc, out, int(banner.group(1))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        if proc.poll() is None:  # the test failed: SIGTERM stops its broker and PostgreSQL too
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
 
 
 async def _count(url: str, day: str) -> int:

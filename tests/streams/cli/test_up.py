@@ -36,7 +36,7 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli.main", "up", *args, "--data-dir", str(tmp_path / "var")],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: SIM115
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         env={**os.environ, "RTA_BROKER_SESSION_TIMEOUT": "1.5",
              "RTA_BROKER_HEARTBEAT_INTERVAL": "0.3", **(env or {})})
     try:

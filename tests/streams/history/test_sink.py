@@ -84,7 +84,8 @@ def sink_caught_up(broker: Any, w: Any) -> bool:
     if behind:
         return False
     metrics = Http(f"http://127.0.0.1:{w.web_port}").call("GET", "/metrics").body.decode()
-    return "\nrta_history_lag_records 0\n" in metrics
+    lag = next(ln for ln in metrics.splitlines() if ln.startswith("rta_history_lag_records "))
+    return float(lag.split()[1]) == 0  # written 0.0 by prometheus-client
 
 
 def alerts_on_topic(broker: Any) -> list[tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from rta.calendar import DayCalendar
 from rta.models import parse_schedule
 from streams.wfm.schedules import (
     DAY_MS,
+    DIGEST_FIELDS,
     AgentEntry,
     SyncAgent,
     Window,
@@ -280,7 +281,12 @@ def test_change_detection() -> None:
     # the digest is the engine's content: not the employee id or the display time zone
     assert _day(shift, employee_id="X", time_zone="Europe/Paris").digest == first.digest
     assert _day(shift, agent=SyncAgent(7042, "200042")).digest != first.digest
-    assert digest(first.message) == first.digest
+    # the message's digest is of its content: key order and fields outside
+    # DIGEST_FIELDS do not matter, every field inside it does
+    reordered = dict(reversed(list(first.message.items())))
+    assert digest({**reordered, "displayOnly": "x"}) == digest(first.message)
+    for field in DIGEST_FIELDS:
+        assert digest({**first.message, field: "changed"}) != digest(first.message), field
     published = {first.key: first.digest}
     assert changed([_day(shift), _day([], "2026-03-11")], published) == []
     assert changed([moved], published) == [moved]

@@ -20,6 +20,7 @@ import pytest
 from streams.local.broker import TansuBroker
 from tests.support.brokers import TestBroker
 from tests.support.http import Http, free_port
+from tests.support.processes import stop_gently
 from tests.support.workers import latest, wait_for
 
 pytestmark = pytest.mark.slow  # starts a broker, workers or PostgreSQL
@@ -44,13 +45,7 @@ def rta_up(tmp_path: Path, *args: str, env: dict[str, str] | None = None
                           if "rta is up." in out.read_text() else None, timeout=60, every=0.3)
         yield proc, out, int(banner.group(1))
     finally:
-        if proc.poll() is None:  # the test failed: SIGTERM stops its broker and PostgreSQL too
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_gently(proc)  # the test failed: SIGTERM stops its broker and PostgreSQL too
 
 
 async def _count(url: str, day: str) -> int:

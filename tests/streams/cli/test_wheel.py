@@ -24,6 +24,7 @@ import orjson
 import pytest
 
 from streams.local.broker import free_port
+from tests.support.processes import stop_gently
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DATA = ["streams/history/migrations/script.py.mako", "streams/history/migrations/env.py",
@@ -130,13 +131,7 @@ def test_installed_wheel_runs_rta_up_outside_the_checkout(tmp_path: Path) -> Non
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) == 0, out.read_text()[-3000:]
     finally:
-        if proc.poll() is None:  # the test failed: SIGTERM stops its broker and PostgreSQL too
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_gently(proc)  # the test failed: SIGTERM stops its broker and PostgreSQL too
     time.sleep(0.5)
     with socket.socket() as s:  # the broker is gone too
         assert s.connect_ex(("127.0.0.1", int(broker.group(1)))) != 0

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+# the helpers' asserts explain themselves too (pytest rewrites plugins' asserts only)
+pytest.register_assert_rewrite("tests.support")
 
 settings.register_profile(
     "default", max_examples=300, deadline=None,

@@ -1,4 +1,4 @@
-"""The HTTP API's view of a worker (``api.ports.Backend``) and its service.
+"""The HTTP API's view of a worker (``streams.api.ports.Backend``) and its service.
 
 * Writes (ingest, sessions) go through the worker's producer and return once
   the broker acknowledged them.

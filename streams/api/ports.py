@@ -1,4 +1,5 @@
-"""What the HTTP API needs from the rest of the engine (implemented in ``streams``)."""
+"""What the HTTP API needs from the rest of the engine (implemented for a worker in
+``streams.api.backend``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The ``rta`` command: ``main`` assembles one module per command group."""

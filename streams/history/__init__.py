@@ -1,0 +1,3 @@
+"""History in PostgreSQL: the schema and its migrations, rows and upserts
+(``store``), the sink from the topics (``sink``), recompute (``recompute``,
+``runner``)."""

@@ -117,7 +117,7 @@ async def load(conn: AsyncConnection, rng: Range, agents: list[str]
     rows = [*(await conn.execute(edge)).all(), *(await conn.execute(inside)).all()]
     rows.sort(key=lambda r: r[2])  # by time: nothing is older than the horizon
     for server, acd, ts, state, reason, is_int, eid in rows:
-        # stored only after validation (history.rows): built without validating again
+        # stored only after validation (streams.history.rows): built without validating again
         out.append(("state", StateEvent.model_construct(
             tenant_id=rng.tenant, acd_server_id=server, acd_agent_id=acd, state=state,
             timestamp=ts, event_id=eid,

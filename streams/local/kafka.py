@@ -112,7 +112,9 @@ def find_java() -> str:
 
 def classpath(quiet: bool = False) -> Path:
     """The folder of the broker's jars, resolved by Maven on first use (then cached)."""
-    pom = _pom()
+    # the cache is named after what Maven resolves: the pom without its comments (a
+    # comment edited for a file move had sent every machine back to Maven Central)
+    pom = re.sub(rb"<!--.*?-->", b"", _pom(), flags=re.S)
     home = cache_root() / f"kafka-{KAFKA_VERSION}-{hashlib.sha256(pom).hexdigest()[:12]}"
     libs = home / "libs"
     if (libs / ".complete").is_file():

@@ -1,4 +1,4 @@
-"""Workers as subprocesses on the test's broker (``broker``: tests/conftest.py).
+"""Workers as subprocesses on the test's broker (``broker``: tests/support/brokers.py).
 
 The worker runs exactly as users run it (`rta worker --broker ...`), with
 group timings shortened (BROKER.md: ready in ~3 s instead of ~20 s).

@@ -15,8 +15,6 @@ from streams.local import kafka as local_kafka
 from streams.local.broker import BrokerError
 from streams.local.kafka import KafkaBroker
 
-pytestmark = pytest.mark.slow  # starts a broker, workers or PostgreSQL
-
 
 async def _create_and_describe(bootstrap: str) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -54,6 +52,7 @@ async def _read_all(bootstrap: str) -> list[bytes]:
     return sorted(out)
 
 
+@pytest.mark.slow  # starts Apache Kafka
 def test_start_topics_restart_keeps_data_stop(tmp_path: Path) -> None:
     data = tmp_path / "kafka"
     with KafkaBroker(data_dir=data) as broker:
@@ -96,6 +95,7 @@ def test_without_maven_and_no_cache_the_error_says_so(monkeypatch: pytest.Monkey
         local_kafka.classpath()
 
 
+@pytest.mark.slow  # formats and starts Apache Kafka
 def test_a_cluster_id_that_begins_with_a_dash_formats(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
     """One random cluster id in 64 begins with "-" (URL-safe base64), which the format

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from streams.history.migrate import NotMigrated, check, current, head
 from streams.history.schema import metadata
+from streams.local.broker import free_port
 from streams.local.postgres import LocalPostgres
 
 pytestmark = pytest.mark.slow  # starts a broker, workers or PostgreSQL
@@ -92,7 +93,8 @@ def test_migrate_without_a_database_says_what_to_set() -> None:
 
 def test_the_worker_refuses_an_unmigrated_database(empty_pg: LocalPostgres) -> None:
     out = subprocess.run([sys.executable, "-m", "streams.cli.main", "worker", "--broker",
-                          "kafka://127.0.0.1:1", "--database-url", empty_pg.url],
+                          "kafka://127.0.0.1:1", "--database-url", empty_pg.url,
+                          "--web-port", str(free_port())],  # not 6066: a running rta up
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "has no rta schema" in out.stderr and "rta migrate" in out.stderr

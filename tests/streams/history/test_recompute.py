@@ -5,6 +5,7 @@ worker as users run it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -180,7 +181,9 @@ def test_a_state_event_before_the_retained_history_is_recomputed(
         k: v for k, v in want.items() if k != key}
     produce(broker, late)
     wait_for(lambda: summaries(pg) == want2, timeout=90, every=1)
-    assert "automatic recomputed 1 day summaries of 1 agents" in w.log.read_text()
+    # the range runs to the day before the agent's floor, which the watermark may have
+    # moved on by then: one day or more, all of them equal to replay (checked above)
+    assert re.search(r"automatic recomputed \d+ day summaries of 1 agents", w.log.read_text())
     assert "a state event before the retained history" in w.log.read_text()
     assert topic_records(broker, "rta.deadletter") == []
     topic = latest(broker, "rta.adherence")

@@ -148,7 +148,12 @@ class Api:
             if exc.status == 413:
                 message = (f"the request body exceeds the limit of "
                            f"{self.config.max_body_bytes} bytes")
+            allow = exc.headers.get("Allow")
+            if exc.status == 405 and allow is not None:  # RFC 9110: a 405 names the methods
+                message = f"{request.method} is not allowed here; allowed: {allow}"
             response = error_response(exc.status, code, message)
+            if allow is not None:
+                response.headers["Allow"] = allow
         except Unavailable as exc:
             response = error_response(503, "unavailable", str(exc))
             response.headers["Retry-After"] = "1"

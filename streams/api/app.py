@@ -197,6 +197,9 @@ class Api:
         if sid:
             return await self._session(sid)
         if form and "userId" in form:  # Webex documents credentials in the multipart body
+            if not form["userId"] or "password" not in form:
+                raise ApiError(401, "unauthorized", "the userId and password parts are "
+                               "both needed to log in with the body")
             tenant, user = await self._login(form)
             return Principal(tenant, "form", user)
         raise ApiError(401, "unauthorized", "credentials required: x-api-key header, "
@@ -458,7 +461,8 @@ class Api:
             raw = await self._body(request)
             if request.content_type == "application/x-www-form-urlencoded" and not (
                     raw.lstrip().startswith(b"{")):
-                fields = dict(parse_qsl(raw.decode("utf-8", "replace")))
+                fields = dict(parse_qsl(raw.decode("utf-8", "replace"),
+                                        keep_blank_values=True))
             else:  # JSON (also when curl -d labels it a form)
                 fields = self._json(raw)
         if not isinstance(fields, dict):

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from rta.summary import agent_sort_key
 MAX_RANGE_MS = 31 * 86_400_000  # Webex: "a time range of up to 31 days"
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 25
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 T = TypeVar("T")
 
 
@@ -90,7 +92,7 @@ def check_date(v: Any) -> str:
         raise QueryError("date is required (YYYY-MM-DD)")
     s = str(v)
     try:
-        if len(s) == 10:
+        if DATE.fullmatch(s):  # fromisoformat alone also reads ISO weeks (2026-W49-1)
             return date.fromisoformat(s).isoformat()
     except ValueError:
         pass

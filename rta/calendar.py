@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST = date.max.toordinal()  # 9999-12-31
+_END_OF_TIME = 253_402_300_800_000  # rta.models.MAX_TIMESTAMP: no instant is at or after it
 
 
 class DayCalendar:
@@ -13,7 +15,9 @@ class DayCalendar:
 
     Days are 23, 24 or 25 hours (or other lengths in zones with odd
     transitions); a day starts at the first instant whose local date is that
-    day, so a zone that skips midnight starts the day at the jump.
+    day, so a zone that skips midnight starts the day at the jump. The last
+    day, 9999-12-31, lasts to the end of time (year 10000 UTC, where timestamps
+    end), whatever the zone.
     """
 
     __slots__ = ("_bounds", "_last", "zone")
@@ -24,9 +28,14 @@ class DayCalendar:
         self._last: tuple[int, int, int] = (0, 0, 0)  # (ordinal, start, end)
 
     def _local_ordinal(self, ms: int) -> int:
-        return (_EPOCH + timedelta(milliseconds=ms)).astimezone(self.zone).toordinal()
+        try:
+            return (_EPOCH + timedelta(milliseconds=ms)).astimezone(self.zone).toordinal()
+        except OverflowError:  # local time in the year 10000: still the last day
+            return _LAST
 
     def _start(self, ordinal: int) -> int:
+        if ordinal > _LAST:  # the last day (9999-12-31 here) ends with time itself
+            return _END_OF_TIME
         d = date.fromordinal(ordinal)
         local = datetime(d.year, d.month, d.day, tzinfo=self.zone)
         ms = (local - _EPOCH) // timedelta(milliseconds=1)

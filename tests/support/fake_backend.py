@@ -12,7 +12,8 @@
 - it is always ready; ``engine_metrics`` is a small fixed list; ``cluster_signature``
   is an HMAC of the body, as the worker's,
 - ``fail_next(exc)``: the next call that reads or writes raises ``exc`` (an
-  ``Unavailable`` for a 503, anything else for a 500).
+  ``Unavailable`` for a 503, anything else for a 500); ``sessions.fail_next(exc)`` the
+  same for the next session lookup or creation.
 
 The ``fake_service`` fixture (module scope, like ``service`` in ``tests/support/http.py``)
 serves ``streams.api.app.Api`` on it, on a free local port in a thread of its own, so
@@ -54,17 +55,29 @@ PARTITIONS = 4  # what local_activity says it answered for
 
 
 class FakeSessions:
-    """Sessions in memory, keyed as the API gives them (the digest of the session id)."""
+    """Sessions in memory, keyed as the API gives them (the digest of the session id).
+    ``fail_next(exc)``: the next call raises ``exc`` (an ``Unavailable`` for a 503)."""
 
     def __init__(self) -> None:
         self.live: dict[str, Session] = {}
         self.ended: set[str] = set()
         self.created: list[str] = []  # every key a session was stored under, in order
+        self._fail: BaseException | None = None
+
+    def fail_next(self, exc: BaseException) -> None:
+        self._fail = exc
+
+    def _maybe_fail(self) -> None:
+        exc, self._fail = self._fail, None
+        if exc is not None:
+            raise exc
 
     async def get(self, key: str) -> Session | None:
+        self._maybe_fail()
         return self.live.get(key)
 
     async def create(self, key: str, session: Session) -> None:
+        self._maybe_fail()
         self.created.append(key)
         self.live[key] = session
 

@@ -154,8 +154,9 @@ def contract(doc: dict[str, Any]) -> Any:
 
 
 def test_every_route_is_documented_or_deliberately_internal(doc: dict[str, Any]) -> None:
-    app = Api(FakeBackend(tenants_text()), Authenticator(FakeBackend(tenants_text()).tenants),
-              api_config(WORKER_ENV), lambda: NOW).make_app()
+    backend = FakeBackend(tenants_text())
+    app = Api(backend, Authenticator(backend.tenants), api_config(WORKER_ENV),
+              lambda: NOW).make_app()
     registered = {(r.method, r.resource.canonical) for r in app.router.routes()
                   if r.resource is not None}
     # aiohttp answers HEAD wherever it answers GET; the document leaves HEAD implicit

@@ -54,7 +54,22 @@ from tests.support.http import Http, tenants_text
 PARTITIONS = 4  # what local_activity says it answered for
 
 
-class FakeSessions:
+class Failing:
+    """``fail_next(exc)``: the next call that reads or writes raises ``exc``."""
+
+    _fail: BaseException | None = None
+
+    def fail_next(self, exc: BaseException) -> None:
+        """The next call that reads or writes raises ``exc``."""
+        self._fail = exc
+
+    def _maybe_fail(self) -> None:
+        exc, self._fail = self._fail, None
+        if exc is not None:
+            raise exc
+
+
+class FakeSessions(Failing):
     """Sessions in memory, keyed as the API gives them (the digest of the session id).
     ``fail_next(exc)``: the next call raises ``exc`` (an ``Unavailable`` for a 503)."""
 
@@ -62,15 +77,6 @@ class FakeSessions:
         self.live: dict[str, Session] = {}
         self.ended: set[str] = set()
         self.created: list[str] = []  # every key a session was stored under, in order
-        self._fail: BaseException | None = None
-
-    def fail_next(self, exc: BaseException) -> None:
-        self._fail = exc
-
-    def _maybe_fail(self) -> None:
-        exc, self._fail = self._fail, None
-        if exc is not None:
-            raise exc
 
     async def get(self, key: str) -> Session | None:
         self._maybe_fail()
@@ -91,13 +97,12 @@ class FakeSessions:
         self.ended.add(key)
 
 
-class FakeBackend:
+class FakeBackend(Failing):
     def __init__(self, tenants_toml: str, default_time_zone: str = "UTC",
                  cluster_secret: bytes | None = None) -> None:
         self.tenants = TenantsConfig.from_toml(tenants_toml, default_time_zone)
         self._sessions = FakeSessions()
         self._secret = cluster_secret if cluster_secret is not None else secrets.token_bytes(32)
-        self._fail: BaseException | None = None
         self.lock = threading.Lock()
         # written (what reached "the topics")
         self.states: list[StateEvent] = []
@@ -112,15 +117,6 @@ class FakeBackend:
     @property
     def sessions(self) -> FakeSessions:
         return self._sessions
-
-    def fail_next(self, exc: BaseException) -> None:
-        """The next call that reads or writes raises ``exc``."""
-        self._fail = exc
-
-    def _maybe_fail(self) -> None:
-        exc, self._fail = self._fail, None
-        if exc is not None:
-            raise exc
 
     def tenant_settings(self, tenant: str) -> TenantSettings:
         return self.tenants.get(tenant)

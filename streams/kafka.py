@@ -10,9 +10,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from mode import Service
 
+from rta.identifiers import canonical_agent_id
 from streams.settings import WorkerSettings
 
 
@@ -44,10 +45,18 @@ def as_service(component: Startable, name: str) -> type[Service]:
 
 
 def record_key(kind: str, body: dict[str, Any]) -> bytes:
-    """The input topic key of INTERFACES.md."""
+    """The input topic key of INTERFACES.md. A state event naming its identity by kind
+    (``acdIdentifierKind``) is keyed by its canonical ``acdAgentId`` (rta/identifiers.py),
+    so that every event of one identity, however written, is in one partition; by the
+    value as written when the kind or the value is invalid (the worker dead-letters it)."""
     tenant = body.get("tenantId")
     if kind == "state":
-        return f"{tenant}:{body.get('acdServerId', '1')}:{body.get('acdAgentId')}".encode()
+        acd = body.get("acdAgentId")
+        id_kind = body.get("acdIdentifierKind")
+        if id_kind is not None and isinstance(acd, str | int) and not isinstance(acd, bool):
+            with contextlib.suppress(ValueError):
+                acd = canonical_agent_id(id_kind, str(acd))
+        return f"{tenant}:{body.get('acdServerId', '1')}:{acd}".encode()
     return f"{tenant}:{body.get('agentId')}".encode()
 
 
@@ -93,3 +102,44 @@ async def read_topic(settings: WorkerSettings, topic: str, idle_seconds: float =
                 out.extend((m.key, m.value) for m in msgs)
     finally:
         await consumer.stop()
+
+
+async def latest_values(settings: WorkerSettings, topic: str, prefix: str,
+                        ) -> dict[str, bytes]:
+    """The latest value of each key of a compacted ``topic`` starting with ``prefix``
+    (a tombstone removes its key), read from the start to the end offsets."""
+    from streams.topics import partitions_of
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_poll_records=10_000)
+    await consumer.start()
+    out: dict[str, bytes] = {}
+    try:
+        # (not consumer.partitions_for_topic: it knows only topics the consumer
+        # has asked metadata for, which Tansu answers for every topic, Kafka not)
+        parts = await partitions_of(settings, topic)
+        if not parts:
+            raise RuntimeError(f"topic {topic} has no partitions")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        while True:
+            batch = await consumer.getmany(*tps, timeout_ms=500)
+            for records in batch.values():
+                for rec in records:
+                    key = rec.key.decode(errors="replace") if rec.key else ""
+                    if not key.startswith(prefix):
+                        continue
+                    if rec.value is None:
+                        out.pop(key, None)
+                    else:
+                        out[key] = rec.value
+            # an empty fetch at the end offsets: done (the idle fetch also covers
+            # brokers that under-report end offsets, see ../shared/BROKER.md)
+            if not batch and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                break
+    finally:
+        await consumer.stop()
+    return out

@@ -34,6 +34,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -107,3 +108,30 @@ def histogram(name: str, help_: str, labelnames: Sequence[str],
     hist = Histogram(name, help_, labelnames, registry=None, buckets=BUCKETS)
     registry.register(_SameBuckets(hist))
     return hist
+
+
+async def serve_side(bind: str, port: int, figures: Callable[[], Iterable[Figure]],
+                     live: Callable[[], dict[str, Any]]) -> Any:
+    """``/metrics`` (a new registry over ``figures``) and ``/livez`` (``live()`` as
+    JSON) on ``bind:port``, for the processes beside the workers (``rta forward``,
+    ``rta connect``); returns the aiohttp runner to ``cleanup()``."""
+    from aiohttp import web
+    from prometheus_client import generate_latest
+
+    registry = new_registry()
+    registry.register(Figures(figures))
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry),
+                            headers={"Content-Type": CONTENT_TYPE})
+
+    async def livez(request: web.Request) -> web.Response:
+        return web.json_response(live())
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/livez", livez)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, bind, port).start()
+    return runner

@@ -76,6 +76,9 @@ class WorkerSettings(BaseSettings):
     history_batch_max: int = Field(2000, ge=1)  # records per history database transaction
     # a WFM file (as for rta forward --config): its forwarder runs inside this worker
     forward_config: Path | None = None
+    # a connector file (as for rta connect --config): the ACD connector runs inside
+    # this worker (its [connector] source names the platform)
+    connect_config: Path | None = None
     stats_seconds: float = Field(30.0, gt=0)  # period of the "rta stats" log line
 
     @field_validator("cluster_secret", mode="before")
@@ -115,6 +118,11 @@ class WorkerSettings(BaseSettings):
     def topic_schedule_sync(self) -> str:
         """Compacted: the digest of each agent-day ``rta schedules sync`` published."""
         return f"{self.app_id}-schedule-sync"
+
+    @property
+    def topic_acd_checkpoints(self) -> str:
+        """Compacted: each ACD connector's cursor (``rta connect``, docs/ACD.md)."""
+        return f"{self.app_id}-acd-checkpoints"
 
     @property
     def advertised_url(self) -> str:

@@ -27,9 +27,11 @@ async def ensure_topics(settings: WorkerSettings) -> list[str]:
         existing = set(await admin.list_topics())
         internal = internal_topics(settings)
         compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions,
-                     settings.topic_schedule_sync, *(n for n, c in internal.items() if c)}
+                     settings.topic_schedule_sync, settings.topic_acd_checkpoints,
+                     *(n for n, c in internal.items() if c)}
         wanted = [*settings.input_topics(), *settings.output_topics(), settings.topic_sessions,
-                  settings.topic_recompute, settings.topic_schedule_sync, *internal]
+                  settings.topic_recompute, settings.topic_schedule_sync,
+                  settings.topic_acd_checkpoints, *internal]
         new = [NewTopic(name, settings.partitions, settings.replication_factor,
                         topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
                for name in wanted if name not in existing]

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from rta.config import ConfigError
-from streams.cli import api, bench, core, engine, history, wfm
+from streams.cli import acd, api, bench, core, engine, history, wfm
 
-GROUPS = (core, engine, history, wfm, api, bench)  # in the order of `rta --help`
+GROUPS = (core, engine, history, wfm, acd, api, bench)  # in the order of `rta --help`
 
 
 def build_parser() -> argparse.ArgumentParser:

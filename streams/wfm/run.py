@@ -8,10 +8,7 @@ import logging
 import signal
 import sys
 
-from aiohttp import web
-from prometheus_client import generate_latest
-
-from streams.metrics import CONTENT_TYPE, Figures, new_registry
+from streams.metrics import serve_side
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from streams.wfm.config import WfmConfig
@@ -23,24 +20,11 @@ async def serve_forwarder(settings: WorkerSettings, config: WfmConfig, web_port:
     await ensure_topics(settings)
     fwd = Forwarder(settings, config)
     await fwd.start()
-    runner: web.AppRunner | None = None
+    runner = None
     if web_port:
-        registry = new_registry()  # this process's (streams.metrics)
-        registry.register(Figures(fwd.metrics))
-
-        async def metrics(request: web.Request) -> web.Response:
-            return web.Response(body=generate_latest(registry),
-                                headers={"Content-Type": CONTENT_TYPE})
-
-        async def livez(request: web.Request) -> web.Response:
-            return web.json_response({"live": True, "wfmUp": fwd.wfm_up, "lag": fwd.lag})
-
-        app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        app.router.add_get("/livez", livez)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, settings.web_bind, web_port).start()
+        runner = await serve_side(
+            settings.web_bind, web_port, fwd.metrics,
+            lambda: {"live": True, "wfmUp": fwd.wfm_up, "lag": fwd.lag})
     print(f"rta forward: {settings.topic_state} of tenant {config.wfm.tenant!r} -> "
           f"{config.wfm.base_url} (group {fwd.group_id})"
           + (f"; metrics on :{web_port}/metrics" if web_port else ""), flush=True)

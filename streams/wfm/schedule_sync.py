@@ -30,11 +30,12 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from rta.calendar import DayCalendar
+from streams.kafka import latest_values
 from streams.settings import WorkerSettings
-from streams.topics import ensure_topics, partitions_of
+from streams.topics import ensure_topics
 from streams.wfm.client import Permanent, Transient, WfmClient
 from streams.wfm.config import WfmConfig
 from streams.wfm.schedules import (
@@ -93,43 +94,12 @@ class ScheduleSync:
     async def load_digests(self) -> int:
         """Read the digests topic whole (this tenant's keys); returns the count."""
         await ensure_topics(self.settings)
-        topic = self.settings.topic_schedule_sync
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    max_poll_records=10_000)
-        await consumer.start()
-        prefix = f"{self.tenant}:"
-        out: dict[str, str] = {}
-        try:
-            # (not consumer.partitions_for_topic: it knows only topics the consumer
-            # has asked metadata for, which Tansu answers for every topic, Kafka not)
-            parts = await partitions_of(self.settings, topic)
-            if not parts:
-                raise RuntimeError(f"topic {topic} has no partitions")
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while True:
-                batch = await consumer.getmany(*tps, timeout_ms=500)
-                for records in batch.values():
-                    for rec in records:
-                        key = rec.key.decode(errors="replace") if rec.key else ""
-                        if not key.startswith(prefix) or split_digest_key(key) is None:
-                            continue
-                        if rec.value is None:
-                            out.pop(key, None)
-                        else:
-                            out[key] = rec.value.decode(errors="replace")
-                # an empty fetch at the end offsets: done (the idle fetch also covers
-                # brokers that under-report end offsets, see ../shared/BROKER.md)
-                if not batch and all([await consumer.position(tp) >= ends[tp]
-                                      for tp in tps]):
-                    break
-        finally:
-            await consumer.stop()
-        self.published, self.loaded = out, True
-        return len(out)
+        found = await latest_values(self.settings, self.settings.topic_schedule_sync,
+                                    f"{self.tenant}:")
+        self.published = {k: v.decode(errors="replace") for k, v in found.items()
+                          if split_digest_key(k) is not None}
+        self.loaded = True
+        return len(self.published)
 
     async def _publish(self, messages: list[DayMessage]) -> None:
         """The messages to ``rta.schedule``, delivered; then their digests."""

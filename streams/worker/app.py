@@ -115,7 +115,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         app.service(RecomputeRunner(settings, tenants,
                                     HistoryStore(settings.database_url)).service())
 
-    forwarders = []
+    forwarders: list[Any] = []  # the WFM forwarder and the ACD connector: their metrics
     if settings.forward_config is not None:  # the WFM forwarder, inside this worker
         from streams.wfm.config import WfmConfig
         from streams.wfm.forwarder import Forwarder
@@ -123,6 +123,14 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         fwd = Forwarder(settings, WfmConfig.load(settings.forward_config))
         forwarders.append(fwd)
         app.service(fwd.service())
+
+    if settings.connect_config is not None:  # an ACD connector, inside this worker
+        from streams.acd.config import load_any
+        from streams.acd.connector import Connector
+
+        conn = Connector(settings, load_any(settings.connect_config))
+        forwarders.append(conn)
+        app.service(conn.service())
 
     if settings.web_enabled:
         from streams.api.backend import WorkerBackend, api_service

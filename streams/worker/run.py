@@ -43,6 +43,14 @@ def run_worker(settings: WorkerSettings, tenants: TenantsConfig,
         except WfmConfigError as exc:
             print(f"rta: RTA_FORWARD_CONFIG: {exc}", file=sys.stderr)
             return 2
+    if settings.connect_config is not None:
+        from streams.acd.config import ConnectorConfigError, load_any
+
+        try:
+            load_any(settings.connect_config)
+        except ConnectorConfigError as exc:
+            print(f"rta: RTA_CONNECT_CONFIG: {exc}", file=sys.stderr)
+            return 2
     created = asyncio.run(ensure_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)

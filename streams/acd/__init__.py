@@ -1,0 +1,1 @@
+"""ACD connectors (``rta connect ccai|omni``): platform states in, canonical events out."""

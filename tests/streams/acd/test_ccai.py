@@ -1,0 +1,267 @@
+"""The CCAI Platform source against a CCAI Platform over loopback (tests/support/fake_ccai.py)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rta.states import HOLD, LOGOUT, NOT_READY, READY, TALKING, UNKNOWN, WORK_READY
+from tests.support.acd import CCAI_TOKEN, Driver, ccai_config, effective
+from tests.support.acd_sim import ccai_day, to_ccai_logs
+from tests.support.fake_ccai import DEFAULT_STATUSES, FakeCcai, format_time
+
+T0 = 1772884800000  # 2026-03-07T12:00:00Z
+
+
+@pytest.fixture
+def ccai() -> Iterator[FakeCcai]:
+    fake = FakeCcai(rate_per_second=1000.0).start()
+    yield fake
+    fake.stop()
+
+
+def status(wfm: int) -> dict[str, Any]:
+    return next(dict(s) for s in DEFAULT_STATUSES if s["wfm_id"] == wfm)
+
+
+def record(agent: int, at: int, wfm: int, activity: str = "user_status_changed",
+           **more: Any) -> dict[str, Any]:
+    return {"agent_id": agent, "whodunnit": None, "status": status(wfm),
+            "started_at": format_time(at), "ended_at": None, "duration": 0,
+            "activity": activity, "call_id": None, "chat_id": None, **more}
+
+
+def test_default_mapping_of_every_seed_status(ccai: FakeCcai) -> None:
+    ccai.add_logs(record(118, T0 + i * 1000, s["wfm_id"]) for i, s in
+                  enumerate(DEFAULT_STATUSES))
+    got = {e["timestamp"]: (e["gisStateIdentifier"], e["reasonCode"])
+           for e in Driver(ccai_config(ccai.url)).run()}
+    want = [(READY, None), (NOT_READY, 12), (NOT_READY, 29), (NOT_READY, 30), (NOT_READY, 31),
+            (NOT_READY, 32), (WORK_READY, None), (TALKING, None), (TALKING, None),
+            (LOGOUT, None), (NOT_READY, 45)]
+    assert [got[T0 + i * 1000] for i in range(len(DEFAULT_STATUSES))] == want
+
+
+def test_overrides_by_wfm_id_and_by_name_and_unknown_statuses(
+        ccai: FakeCcai, caplog: pytest.LogCaptureFixture) -> None:
+    ccai.add_logs([record(118, T0, 45), record(118, T0 + 1000, 30),
+                   {**record(118, T0 + 2000, 11), "status": {"id": 77, "name": "Coaching",
+                                                             "color": "x", "wfm_id": 77}},
+                   {**record(119, T0 + 3000, 11), "status": {"id": 77, "name": "Coaching",
+                                                             "color": "x", "wfm_id": 77}}])
+    cfg = ccai_config(ccai.url, mapping={"45": {"state": "NOT_READY", "reason": "LUNCH"},
+                                         "special task": "BUSY_OTHER"})
+    caplog.set_level(logging.WARNING)
+    d = Driver(cfg)
+    events = d.run()
+    got = [(e["acdAgentId"], e["gisStateIdentifier"], e["reasonCode"]) for e in events]
+    assert got == [("118", NOT_READY, "LUNCH"), ("118", 7, None), ("118", UNKNOWN, None),
+                   ("119", UNKNOWN, None)]
+    assert d.source.mapper.unmapped_total == 2  # type: ignore[attr-defined]
+    # logged once per status, never dropped
+    assert sum("'Coaching'" in r.getMessage() for r in caplog.records) == 1
+    # the connector read user_statuses again when it met a status it did not know
+    assert ccai.requests["/manager/api/v1/user_statuses"] == 2
+
+
+def test_a_status_created_later_is_mapped_after_a_fresh_read(ccai: FakeCcai) -> None:
+    ccai.set_statuses([*DEFAULT_STATUSES, {"id": 9, "name": "Coaching", "color": "x",
+                                           "wfm_id": 77}])
+    ccai.add_logs([record(118, T0, 11)])
+    d = Driver(ccai_config(ccai.url))
+    d.run()
+    ccai.add_logs([{**record(118, T0 + 1000, 11),
+                    "status": {"id": 9, "name": "Coaching", "color": "x", "wfm_id": 77}}])
+    events = Driver(ccai_config(ccai.url), state=d.state).run()
+    assert [(e["gisStateIdentifier"], e["reasonCode"]) for e in events] == [(NOT_READY, 77)]
+
+
+def test_paging_and_a_restart_from_the_checkpoint(ccai: FakeCcai) -> None:
+    ccai.add_logs(record(100 + i % 7, T0 + i * 1000, (11, 34, 33, 12)[i % 4])
+                  for i in range(250))
+    d = Driver(ccai_config(ccai.url, ccai__per_page=100))
+    first = d.run()
+    assert len(first) == 250
+    assert len({e["eventId"] for e in first}) == 250
+    assert len([q for q in ccai.queries if q.get("page")]) >= 3
+    assert next(s for s in d.steps if s.events).state is not None
+    # a restart from the checkpoint: nothing again; then only what is new
+    again = Driver(ccai_config(ccai.url, ccai__per_page=100), state=d.state)
+    assert again.run() == []
+    ccai.add_logs([record(100, T0 + 251_000, 11)])
+    more = Driver(ccai_config(ccai.url), state=again.state).run()
+    assert [e["timestamp"] for e in more] == [T0 + 251_000]
+
+
+def test_an_open_status_gaining_its_end_is_not_published_again(ccai: FakeCcai) -> None:
+    [rid] = ccai.add_logs([record(118, T0, 29)])
+    d = Driver(ccai_config(ccai.url))
+    assert len(d.run()) == 1
+    ccai.update_log(rid, ended_at=format_time(T0 + 60_000), duration=60)
+    ccai.add_logs([record(118, T0 + 60_000, 11)])
+    later = Driver(ccai_config(ccai.url), state=d.state).run()
+    assert [(e["timestamp"], e["gisStateIdentifier"]) for e in later] == [(T0 + 60_000, READY)]
+
+
+def test_records_written_late_inside_the_reread_window_are_read(ccai: FakeCcai) -> None:
+    ccai.add_logs([record(118, T0 + 100_000, 11)])
+    d = Driver(ccai_config(ccai.url, connector__reread_seconds=300))
+    d.run()
+    ccai.add_logs([record(119, T0 + 40_000, 29)])  # older than the cursor, written later
+    later = Driver(ccai_config(ccai.url, connector__reread_seconds=300), state=d.state).run()
+    assert [(e["acdAgentId"], e["timestamp"]) for e in later] == [("119", T0 + 40_000)]
+
+
+def test_malformed_records_are_dead_lettered_once_with_the_reason(ccai: FakeCcai) -> None:
+    ids = ccai.add_logs([record(118, T0, 11), record(118, T0 + 1000, 29),
+                         record(118, T0 + 2000, 34)])
+    ccai.faults.malformed.add(ids[1])
+    d = Driver(ccai_config(ccai.url))
+    events = d.run(polls=2)
+    assert [e["gisStateIdentifier"] for e in events] == [READY, TALKING]
+    assert len(d.dead) == 1
+    assert "started_at" in d.dead[0][1] and "CCAI" in d.dead[0][1]
+
+
+def test_5xx_bursts_and_slow_answers_are_retried(ccai: FakeCcai) -> None:
+    ccai.add_logs([record(118, T0, 11), record(118, T0 + 1000, 34)])
+    ccai.faults.fail_next = [503, 502, 500]
+    ccai.faults.delay_seconds = 0.3
+    d = Driver(ccai_config(ccai.url, connector__timeout_seconds=5))
+    assert len(d.run()) == 2
+    http = d.source.http  # type: ignore[attr-defined]
+    assert http.statuses[503] == 1 and http.statuses[500] == 1 and http.retries == 3
+
+
+def test_one_request_a_second_is_never_throttled() -> None:
+    fake = FakeCcai(rate_per_second=1.0).start()
+    try:
+        fake.add_logs(record(118, T0 + i * 1000, 11) for i in range(5))
+        d = Driver(ccai_config(fake.url, connector__rate_limit_per_second=1.0,
+                               ccai__per_page=2))
+        assert len(d.run()) == 5
+        assert fake.throttled == 0
+        times = fake.accepted_times
+        assert len(times) >= 4  # statuses + 3 pages
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
+    finally:
+        fake.stop()
+
+
+def test_a_faster_caller_gets_429_and_honours_retry_after() -> None:
+    fake = FakeCcai(rate_per_second=1.0).start()
+    try:
+        fake.add_logs(record(118, T0 + i * 1000, 11) for i in range(4))
+        d = Driver(ccai_config(fake.url, connector__rate_limit_per_second=20.0,
+                               ccai__per_page=2))
+        assert len(d.run()) == 4
+        assert fake.throttled >= 1
+        http = d.source.http  # type: ignore[attr-defined]
+        assert http.statuses[429] == fake.throttled
+        times = fake.accepted_times
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
+    finally:
+        fake.stop()
+
+
+def test_the_wrong_token_is_an_error_not_a_retry_loop(ccai: FakeCcai) -> None:
+    from streams.acd.http import Unauthorized
+
+    cfg = ccai_config(ccai.url)
+    cfg.secrets["token"] = type(cfg.secrets["token"])("wrong")
+    with pytest.raises(Unauthorized):
+        Driver(cfg).run()
+    assert ccai.unauthorized == 1
+
+
+def test_hold_and_corrections_from_current_status(ccai: FakeCcai) -> None:
+    now = [T0 / 1000 + 600]
+    ccai.add_logs([record(118, T0, 34), record(119, T0, 11)])
+    cfg = ccai_config(ccai.url, ccai__reconcile=True, ccai__reconcile_after_seconds=0)
+    ccai.set_current([
+        {"id": 118, "status": "In-call", "status_id": -7, "status_updated_at":
+         format_time(T0), "on_hold": True, "on_hold_duration": 30},
+        {"id": 119, "status": "Break", "status_id": -2, "status_updated_at":
+         format_time(T0 + 500_000), "on_hold": False, "on_hold_duration": 0}])
+    d = Driver(cfg, clock=lambda: now[0])
+    first = d.run()
+    by = {(e["acdAgentId"], e["gisStateIdentifier"]): e for e in first}
+    assert by[("118", HOLD)]["timestamp"] == T0 + 570_000  # now - on_hold_duration
+    assert by[("119", NOT_READY)]["timestamp"] == T0 + 500_000  # status_updated_at
+    assert by[("119", NOT_READY)]["reasonCode"] == 29
+    # the hold ends: the live status again; 119 unchanged: nothing
+    now[0] += 10
+    ccai.set_current([
+        {"id": 118, "status": "In-call", "status_id": -7, "status_updated_at":
+         format_time(T0), "on_hold": False, "on_hold_duration": 0},
+        {"id": 119, "status": "Break", "status_id": -2, "status_updated_at":
+         format_time(T0 + 500_000), "on_hold": False, "on_hold_duration": 0}])
+    d2 = Driver(cfg, clock=lambda: now[0], state=d.state)
+    second = d2.run()
+    assert [(e["acdAgentId"], e["gisStateIdentifier"], e["timestamp"]) for e in second] == [
+        ("118", TALKING, T0 + 610_000)]
+    # 119 leaves (logged out live): after reconcile_after_seconds, a LOGOUT
+    now[0] += 10
+    ccai.set_current([])
+    third = Driver(cfg, clock=lambda: now[0], state=d2.state).run()
+    assert {(e["acdAgentId"], e["gisStateIdentifier"]) for e in third} == {
+        ("118", LOGOUT), ("119", LOGOUT)}
+
+
+def test_a_mismatch_waits_reconcile_after_seconds(ccai: FakeCcai) -> None:
+    ccai.add_logs([record(118, T0, 11)])
+    ccai.set_current([{"id": 118, "status": "Break", "status_id": -2,
+                       "status_updated_at": format_time(T0 + 1000), "on_hold": False,
+                       "on_hold_duration": 0}])
+    cfg = ccai_config(ccai.url, ccai__reconcile=True, ccai__reconcile_after_seconds=0.3)
+
+    import asyncio
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        d = Driver(cfg)
+        first = await d.poll()  # the log's READY; the mismatch is seen, not acted on
+        await asyncio.sleep(0.4)
+        second = await d.poll()
+        await d.source.close()
+        return first, second
+
+    first, second = asyncio.run(go())
+    assert [e["gisStateIdentifier"] for e in first] == [READY]
+    assert [(e["gisStateIdentifier"], e["reasonCode"]) for e in second] == [(NOT_READY, 29)]
+
+
+def test_identities_of_other_kinds_from_the_config(ccai: FakeCcai) -> None:
+    ccai.add_logs([record(118, T0, 11), record(119, T0, 11)])
+    cfg = ccai_config(ccai.url, identities={"118": {"kind": "Phone", "value": "46-78"}})
+    got = sorted(e["acdAgentId"] for e in Driver(cfg).run())
+    assert got == ["119", "phone:4678"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_simulated_centre_comes_back_as_it_was(ccai: FakeCcai, seed: int) -> None:
+    day = ccai_day(seed, agents=12)
+    ccai.add_logs(to_ccai_logs(day.canonical))
+    d = Driver(ccai_config(ccai.url, ccai__per_page=100,
+                           connector__start_from=day.canonical[0]["timestamp"] - 1000))
+    d.run(polls=2)
+    assert effective(d.events) == effective(day.canonical)
+    assert not d.dead
+
+
+def test_the_token_is_not_in_debug_logs(ccai: FakeCcai, caplog: pytest.LogCaptureFixture
+                                        ) -> None:
+    ccai.add_logs([record(118, T0, 11)])
+    ccai.faults.fail_next = [503]
+    caplog.set_level(logging.DEBUG)
+    cfg = ccai_config(ccai.url)
+    Driver(cfg).run()
+    text = "\n".join(r.getMessage() + str(r.args) for r in caplog.records) + repr(cfg)
+    assert "GET manager/api/v1/agent_activity_logs" in text or "statuses" in text
+    assert CCAI_TOKEN not in text
+    import base64
+
+    assert base64.b64encode(f"acme:{CCAI_TOKEN}".encode()).decode() not in text

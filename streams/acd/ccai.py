@@ -40,6 +40,7 @@ than ``reconcile_after_seconds`` gets a corrective event at its
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import time
@@ -47,7 +48,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import orjson
 
 from rta.identifiers import canonical_agent_id
@@ -96,7 +96,8 @@ class CcaiSource:
         self.config, self.clock = config, clock
         self.http = http or PlatformHttp(c.rate_limit_per_second, c.timeout_seconds,
                                          c.retry_max_seconds)
-        self.auth = aiohttp.BasicAuth(config.ccai.subdomain, config.secret("token"))
+        basic = base64.b64encode(f"{config.ccai.subdomain}:{config.secret('token')}".encode())
+        self.headers = {"Authorization": "Basic " + basic.decode("ascii")}
         self.mapper = Mapper(config.file.mapping, config.name)
         self.tenant, self.server = c.tenant, c.acd_server_id
         self.prefix = f"ccai:{config.ccai.subdomain}"
@@ -136,7 +137,7 @@ class CcaiSource:
     # ------------------------------------------------------------------ platform
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return await self.http.call("GET", self.config.connector.base_url + path,
-                                    params=params, auth=self.auth)
+                                    params=params, headers=self.headers)
 
     async def refresh_statuses(self, force: bool = False) -> None:
         due = time.monotonic() - self.statuses_at >= self.config.ccai.statuses_refresh_seconds
@@ -232,6 +233,10 @@ class CcaiSource:
             refreshed = False
             for rec in answer:
                 self.records += 1
+                if not refreshed and self._new_status(rec):
+                    # a status created since the last read of user_statuses
+                    await self.refresh_statuses(force=True)
+                    refreshed = True
                 try:
                     rid, ts, ev = self.record_event(rec)
                 except Malformed as exc:
@@ -243,12 +248,6 @@ class CcaiSource:
                     continue
                 if rid in st["seen"]:
                     continue
-                if ev is not None and ev["gisStateIdentifier"] == UNKNOWN and not refreshed \
-                        and rec.get("activity") == "user_status_changed":
-                    # a status created since the last read of user_statuses?
-                    await self.refresh_statuses(force=True)
-                    refreshed = True
-                    rid, ts, ev = self.record_event(rec)
                 st["seen"][rid] = ts
                 st["cursor"] = max(st["cursor"], ts)
                 if ev is None:
@@ -268,6 +267,14 @@ class CcaiSource:
             step = await self.reconcile(st)
             if step.events:
                 yield step
+
+    def _new_status(self, rec: Any) -> bool:
+        status = rec.get("status") if isinstance(rec, dict) else None
+        if not isinstance(status, dict) or rec.get("activity") != "user_status_changed":
+            return False
+        wfm, sid = status.get("wfm_id"), status.get("id")
+        return (isinstance(wfm, int) and wfm not in self.statuses
+                and sid not in BUILT_IN and str(wfm) not in self.mapper.overrides)
 
     @staticmethod
     def _remember(st: dict[str, Any], ev: dict[str, Any]) -> None:

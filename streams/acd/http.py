@@ -104,8 +104,7 @@ class PlatformHttp:
             self.session = None
 
     async def call(self, method: str, url: str, *, params: Mapping[str, str] | None = None,
-                   headers: Mapping[str, str] | None = None, json: Any = None,
-                   auth: aiohttp.BasicAuth | None = None) -> Any:
+                   headers: Mapping[str, str] | None = None, json: Any = None) -> Any:
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=self.timeout)
         backoff = Backoff(0.5, self.retry_max, jitter="full")
@@ -117,7 +116,7 @@ class PlatformHttp:
             retry_after: float | None = None
             try:
                 async with self.session.request(method, url, params=params, headers=headers,
-                                                json=json, auth=auth) as resp:
+                                                json=json) as resp:
                     self.statuses[resp.status] += 1
                     body = await resp.read()
                     if resp.status < 300:

@@ -10,6 +10,7 @@ from streams.acd.connector import Source, make_source
 from streams.acd.step import Step
 
 CCAI_TOKEN = "ccai-secret-token"
+T0 = 1772884800000  # 2026-03-07T12:00:00Z
 OMNI_KEY, OMNI_LOGIN, OMNI_PASSWORD = "omni-key", "rta@acme.example", "omni-pw"
 
 
@@ -115,3 +116,14 @@ def effective(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                 out.append((*ident, ts, state, reason))
                 last = (state, reason)
     return out
+
+
+def ccai_record(agent: int, at: int, wfm: int, activity: str = "user_status_changed",
+                **more: Any) -> dict[str, Any]:
+    """A CCAI activity log record (the seed's model) of one of the seed's statuses."""
+    from tests.support.fake_ccai import DEFAULT_STATUSES, format_time
+
+    status = next(dict(s) for s in DEFAULT_STATUSES if s["wfm_id"] == wfm)
+    return {"agent_id": agent, "whodunnit": None, "status": status,
+            "started_at": format_time(at), "ended_at": None, "duration": 0,
+            "activity": activity, "call_id": None, "chat_id": None, **more}

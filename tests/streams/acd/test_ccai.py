@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from rta.states import HOLD, LOGOUT, NOT_READY, READY, TALKING, UNKNOWN, WORK_READY
-from tests.support.acd import CCAI_TOKEN, Driver, ccai_config, effective
+from tests.support.acd import CCAI_TOKEN, T0, Driver, ccai_config, effective
+from tests.support.acd import ccai_record as record
 from tests.support.acd_sim import ccai_day, to_ccai_logs
 from tests.support.fake_ccai import DEFAULT_STATUSES, FakeCcai, format_time
-
-T0 = 1772884800000  # 2026-03-07T12:00:00Z
 
 
 @pytest.fixture
@@ -22,17 +21,6 @@ def ccai() -> Iterator[FakeCcai]:
     fake = FakeCcai(rate_per_second=1000.0).start()
     yield fake
     fake.stop()
-
-
-def status(wfm: int) -> dict[str, Any]:
-    return next(dict(s) for s in DEFAULT_STATUSES if s["wfm_id"] == wfm)
-
-
-def record(agent: int, at: int, wfm: int, activity: str = "user_status_changed",
-           **more: Any) -> dict[str, Any]:
-    return {"agent_id": agent, "whodunnit": None, "status": status(wfm),
-            "started_at": format_time(at), "ended_at": None, "duration": 0,
-            "activity": activity, "call_id": None, "chat_id": None, **more}
 
 
 def test_default_mapping_of_every_seed_status(ccai: FakeCcai) -> None:

@@ -5,8 +5,11 @@ with basic auth (subdomain as user, token as password),
 ``sort_column=started_at&sort_direction=ASC``, ``started_at[from]`` = the cursor
 minus ``reread_seconds`` (records a platform writes a little late, and open
 statuses gaining their ``ended_at``, are read again; their ids are remembered,
-so a record is published once), ``page``/``per`` paging until a short page (or
-``max_pages_per_poll``; the rest at the next poll). Each page is one step
+so a record is published once), then keyset paging: the next page starts at the
+newest ``started_at`` of the last (``page`` 1; ``page`` 2, 3 ... only while a whole
+page shares one instant), until a short page. A poll reads at most
+``max_pages_per_poll`` pages; the next one then goes on from the cursor, without
+the re-read, so a backlog always moves forward. Each page is one step
 (``streams.acd.connector``): published, then checkpointed.
 
 Records to events (the record's ``started_at`` is the event's timestamp, its
@@ -221,9 +224,12 @@ class CcaiSource:
         c = self.config.connector
         st = orjson.loads(orjson.dumps(self.state))  # a working copy
         reread = int(c.reread_seconds * 1000)
-        frm = max(0, st["cursor"] - reread)
+        # a poll that ended at max_pages_per_poll is continued where it stopped; one
+        # that read to the end is followed by one that reads reread_seconds again
+        frm = max(0, st["cursor"] - (0 if st.get("more") else reread))
         per = self.config.ccai.per_page
-        for page in range(1, c.max_pages_per_poll + 1):
+        page = 1
+        for _ in range(c.max_pages_per_poll):
             answer = await self._get(LOGS, {
                 "sort_column": "started_at", "sort_direction": "ASC",
                 "started_at[from]": iso_ms(frm), "page": str(page), "per": str(per)})
@@ -231,6 +237,7 @@ class CcaiSource:
                 raise Malformed(f"agent_activity_logs page {page}: not a list")
             step = Step()
             refreshed = False
+            newest = -1
             for rec in answer:
                 self.records += 1
                 if not refreshed and self._new_status(rec):
@@ -239,6 +246,7 @@ class CcaiSource:
                     refreshed = True
                 try:
                     rid, ts, ev = self.record_event(rec)
+                    newest = max(newest, ts)
                 except Malformed as exc:
                     key = "h:" + hashlib.sha1(orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
                                               ).hexdigest()[:16]
@@ -257,12 +265,20 @@ class CcaiSource:
                 self._remember(st, ev)
             floor = st["cursor"] - reread
             st["seen"] = {k: v for k, v in st["seen"].items() if v >= floor}
+            st["more"] = len(answer) >= per
             step.events.sort(key=lambda e: (e["timestamp"], e["eventId"]))
             step.state = st
             yield step
             st = orjson.loads(orjson.dumps(st))
             if len(answer) < per:
                 break
+            # keyset paging: from the page's newest record on (its records at that
+            # instant are read again and skipped as seen); a page all at one instant
+            # goes on with the next page of that instant
+            if newest > frm:
+                frm, page = newest, 1
+            else:
+                page += 1
         if self.config.ccai.reconcile:
             step = await self.reconcile(st)
             if step.events:

@@ -253,3 +253,22 @@ def test_the_token_is_not_in_debug_logs(ccai: FakeCcai, caplog: pytest.LogCaptur
     import base64
 
     assert base64.b64encode(f"acme:{CCAI_TOKEN}".encode()).decode() not in text
+
+
+def test_a_backlog_larger_than_a_poll_inside_the_reread_window_moves_forward(
+        ccai: FakeCcai) -> None:
+    """300 records in 60 s, 5 pages of 10 a poll, a 300 s re-read: each poll goes on
+    where the last stopped (it read all of the window again before, and stalled)."""
+    ccai.add_logs(record(100 + i % 9, T0 + i * 200, (11, 34)[i % 2]) for i in range(300))
+    d = Driver(ccai_config(ccai.url, ccai__per_page=10, connector__max_pages_per_poll=5,
+                           connector__reread_seconds=300))
+    events = d.run(polls=8)
+    assert len(events) == 300 == len({e["eventId"] for e in events})
+
+
+def test_more_records_at_one_instant_than_a_page_holds(ccai: FakeCcai) -> None:
+    ccai.add_logs([record(100 + i, T0, 11) for i in range(25)]
+                  + [record(100, T0 + 1000, 34)])
+    d = Driver(ccai_config(ccai.url, ccai__per_page=10))
+    events = d.run()
+    assert len(events) == 26 == len({e["eventId"] for e in events})

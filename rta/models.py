@@ -2,14 +2,16 @@
 
 Accepted variations are exactly those the spec allows (and the decisions in
 docs/SEMANTICS.md): numeric-string state ids, blank reason codes, any case of
-activity type, integer identifiers. Everything else is rejected with an
+activity type, integer identifiers, ACD identities named by kind and value
+(``acdIdentifierKind``: turned into the canonical ``acdAgentId`` at once,
+rta/identifiers.py). Everything else is rejected with an
 :class:`InputError` naming each bad field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -17,10 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from rta.identifiers import Kind, canonical_agent_id, parse_kind
 from rta.states import STATE_NAMES
 
 MAX_TIMESTAMP = 253_402_300_800_000  # year 10000, exclusive
@@ -94,18 +98,48 @@ def _reason(v: Any) -> int | str | None:
     raise ValueError(f"must be null, 1-65535 or a text string, got {type(v).__name__}")
 
 
+def _kind(v: Any) -> Kind | None:
+    if isinstance(v, Kind):
+        return v
+    return parse_kind(v)  # ValueError names the valid kinds
+
+
 Ident = Annotated[str, BeforeValidator(_required_ident)]
 OptIdent = Annotated[str | None, BeforeValidator(_optional_ident)]
 Millis = Annotated[int, BeforeValidator(_timestamp)]
+# acdIdentifierKind: read before acdAgentId (declared before it), which it turns into the
+# canonical acdAgentId (rta/identifiers.py); then forgotten, so that an identity is its
+# canonical acdAgentId alone, whichever way it was written
+KindField = Annotated[Kind | None, BeforeValidator(_kind)]
 
 
-class StateEvent(BaseModel):
+class _Identified(BaseModel):
+    """A model naming an ACD identity: ``acd_identifier_kind`` (declared before
+    ``acd_agent_id``) and ``acd_agent_id``, made canonical."""
+
+    @field_validator("acd_agent_id", mode="after", check_fields=False)
+    @classmethod
+    def _canonical(cls, v: str, info: ValidationInfo) -> str:
+        # (an invalid kind is not in info.data: its own error is reported)
+        kind = info.data.get("acd_identifier_kind")
+        return v if kind is None else canonical_agent_id(kind, v)
+
+    @model_validator(mode="after")
+    def _forget_kind(self) -> Self:
+        if getattr(self, "acd_identifier_kind", None) is not None:
+            object.__setattr__(self, "acd_identifier_kind", None)  # frozen
+        return self
+
+
+class StateEvent(_Identified):
     """A Webex realTimeAgentState item plus tenancy."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     tenant_id: Ident = Field(alias="tenantId")
     acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_identifier_kind: KindField = Field(
+        None, alias="acdIdentifierKind", exclude=True, repr=False)
     acd_agent_id: Ident = Field(alias="acdAgentId")
     state: Annotated[int, BeforeValidator(_state_id)] = Field(alias="gisStateIdentifier")
     timestamp: Millis
@@ -142,14 +176,16 @@ class Activity(BaseModel):
         return self
 
 
-class AcdIdentity(BaseModel):
+class AcdIdentity(_Identified):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_identifier_kind: KindField = Field(
+        None, alias="acdIdentifierKind", exclude=True, repr=False)
     acd_agent_id: Ident = Field(alias="acdAgentId")
 
 
-class ScheduleMessage(BaseModel):
+class ScheduleMessage(_Identified):
     """A Webex Schedule-for-Timespan agent entry plus its window."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -158,6 +194,8 @@ class ScheduleMessage(BaseModel):
     agent_id: int | str = Field(alias="agentId")
     employee_id: OptIdent = Field(None, alias="employeeId")
     acd_server_id: Ident = Field("1", alias="acdServerId")
+    acd_identifier_kind: KindField = Field(
+        None, alias="acdIdentifierKind", exclude=True, repr=False)
     acd_agent_id: Ident = Field(alias="acdAgentId")
     acd_identities: tuple[AcdIdentity, ...] = Field((), alias="acdIdentities")
     from_ts: Millis = Field(alias="fromTimestamp")

@@ -129,6 +129,32 @@ def _ident(value: Any) -> str:
     return value
 
 
+# acdIdentifierKind: spellings as compared (trimmed; spaces, '_' and '-' removed; ASCII
+# letters lowered) -> the prefix of the canonical acdAgentId ("" for AgentId)
+_KIND_PREFIX = {
+    "agentid": "", "id": "",
+    "phone": "phone:",
+    "username": "username:", "crmusername": "crmusername:",
+    "systemusername": "systemusername:",
+}
+
+
+def _acd(value: Any, kind: Any = None) -> str:
+    """The canonical acdAgentId of an ACD identity named by ``acdAgentId`` and, maybe,
+    ``acdIdentifierKind`` (SEMANTICS.md, "ACD identifiers of several kinds")."""
+    plain = _ident(value).strip()
+    if kind is None or not kind.strip():
+        return plain  # no kind: as written (trimmed)
+    spelled = re.sub("[ _-]", "", kind.strip())
+    prefix = _KIND_PREFIX[spelled.lower()]  # inputs are valid (ASCII spellings)
+    if prefix == "phone:":
+        number = re.sub(r"[ .()\-]", "", plain)
+        return prefix + (number[1:] if number.startswith("+") else number)
+    if prefix:  # the user names: case-insensitive
+        return prefix + plain.casefold().strip()
+    return plain
+
+
 def _server(value: Any) -> str:
     if value is None:
         return "1"
@@ -345,10 +371,12 @@ class _TenantConfig:
 
 
 def _message_identities(body: dict) -> list[tuple[str, str]]:
-    idents = [(_server(body.get("acdServerId")), _ident(body["acdAgentId"]))]
+    idents = [(_server(body.get("acdServerId")),
+               _acd(body["acdAgentId"], body.get("acdIdentifierKind")))]
     for extra in body.get("acdIdentities") or []:
         # DECISION: acdServerId inside acdIdentities also defaults to "1".
-        idents.append((_server(extra.get("acdServerId")), _ident(extra["acdAgentId"])))
+        idents.append((_server(extra.get("acdServerId")),
+                       _acd(extra["acdAgentId"], extra.get("acdIdentifierKind"))))
     return idents
 
 
@@ -413,7 +441,8 @@ def _settle(records: list[dict]) -> _Inputs:
         if rec["kind"] == "schedule":
             tenant = _ident(body["tenantId"])
             agent = (tenant, _ident(body["agentId"]))
-            agent_display[agent] = (body["agentId"], _ident(body["acdAgentId"]))
+            agent_display[agent] = (body["agentId"],
+                                    _acd(body["acdAgentId"], body.get("acdIdentifierKind")))
             frm, to, pieces = _paint_message(body)
             schedules[agent] = _apply_window(schedules.get(agent, []), frm, to, pieces)
             for server, acd in _message_identities(body):
@@ -437,7 +466,7 @@ def _settle(records: list[dict]) -> _Inputs:
             ev = _Event(
                 tenant=_ident(body["tenantId"]),
                 server=_server(body.get("acdServerId")),
-                acd=_ident(body["acdAgentId"]),
+                acd=_acd(body["acdAgentId"], body.get("acdIdentifierKind")),
                 ts=body["timestamp"],
                 state=_state(body["gisStateIdentifier"]),
                 reason=_reason(body.get("reasonCode")),

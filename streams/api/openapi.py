@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rta.identifiers import SPELLINGS, VALID_KINDS
 from rta.models import MAX_TIMESTAMP
 from rta.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_RANGE_MS
 
@@ -27,6 +28,25 @@ NOT_BLANK = f"[^{_SPACE}]"  # somewhere a character that is not white space
 # JSON integers the server reads exactly (orjson reads larger ones as floats)
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 64 - 1
 MAX_MS = MAX_TIMESTAMP - 1
+
+
+
+def _spelled(word: str, gaps: str) -> str:
+    """``word`` in any case of its ASCII letters, ``gaps`` around each letter."""
+    return gaps + "".join(f"[{c.upper()}{c.lower()}]{gaps}" for c in word)
+
+
+# acdIdentifierKind as the server reads it (rta/identifiers.py): trimmed, a kind's
+# spelling in any case with spaces, '_' and '-' anywhere; blank (or null): no kind
+_TRIM = f"[{_SPACE}]*"
+_KIND_GAPS = "[ _\\-]*"
+KIND_PATTERN = (f"^{_TRIM}(?:(?:" + "|".join(_spelled(w, _KIND_GAPS) for w in SPELLINGS)
+                + f"){_TRIM})?$")
+PHONE_KIND_PATTERN = f"^{_TRIM}{_spelled('phone', _KIND_GAPS)}{_TRIM}$"
+# an acdAgentId of kind Phone: trimmed, digits, optionally after a leading '+', with
+# spaces, '-', '.', '(' or ')' anywhere
+_PHONE_GAPS = "[ .()\\-]*"
+PHONE_PATTERN = f"^{_TRIM}(?:{_PHONE_GAPS}\\+)?{_PHONE_GAPS}[0-9][0-9 .()\\-]*{_TRIM}$"
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _SECURED: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}, {"session": []}]
@@ -61,8 +81,24 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
               f"{max_batch_items} items a 413 (batch_too_large), an item over the broker's "
               "message limit a bad item (400).")
 
+    kind = {"oneOf": [{"type": "null"}, {"type": "string", "pattern": KIND_PATTERN}],
+            "description": "how acdAgentId names the agent (inContact's AgentIdentifier): "
+            f"{VALID_KINDS} (also \"Agent ID\", \"Id\"; any case, with spaces, '_' or "
+            "'-' anywhere). Absent, null or blank: a plain acdAgentId, as written. With a "
+            "kind the identity is the canonical acdAgentId: Phone \"(46) 78\" is "
+            "\"phone:4678\" (the value must be digits, optionally after a '+', with "
+            "spaces, '-', '.', '(' or ')'), Username \"Ann@X.com\" is "
+            "\"username:ann@x.com\" (likewise crmusername:, systemusername:), AgentId is "
+            "the value as written; answers show that canonical acdAgentId"}
+    # a Phone's acdAgentId is a phone number (or an integer)
+    phone_value: dict[str, Any] = {
+        "if": {"required": ["acdIdentifierKind"], "properties": {
+            "acdIdentifierKind": {"type": "string", "pattern": PHONE_KIND_PATTERN}}},
+        "then": {"properties": {"acdAgentId": {"oneOf": [
+            {"type": "string", "pattern": PHONE_PATTERN}, integer]}}}}
     state_item = _obj(["acdAgentId", "gisStateIdentifier", "timestamp"], {
         "acdAgentId": ident,
+        "acdIdentifierKind": kind,
         "gisStateIdentifier": {
             "oneOf": [{"type": "integer", "minimum": 1, "maximum": 10},
                       {"type": "string", "pattern": "^0*([1-9]|10)$"}],
@@ -85,7 +121,7 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
         "acdServerId": {"type": "null", "description": "leave it out: it is the "
                         "acdServerId query parameter. That same value (trimmed) is "
                         "accepted too; any other is a bad item"},
-    }, description="A Webex realTimeAgentState item (other fields are ignored)")
+    }, description="A Webex realTimeAgentState item (other fields are ignored)", **phone_value)
     states = {"type": "array", "maxItems": max_batch_items,
               "items": {"$ref": "#/components/schemas/StateItem"}}
 
@@ -103,9 +139,11 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
         "employeeId": {"oneOf": [{"type": "string"}, integer, {"type": "null"}]},
         "acdServerId": {**ident, "description": "default \"1\""},
         "acdAgentId": ident,
+        "acdIdentifierKind": kind,
         "acdIdentities": {"oneOf": [{"type": "null"}, {"type": "array", "items": _obj(
             ["acdAgentId"], {"acdServerId": {**ident, "description": "default \"1\""},
-                             "acdAgentId": ident})}],
+                             "acdAgentId": ident, "acdIdentifierKind": kind},
+            **phone_value)}],
             "description": "more ACD identities of the agent"},
         "agentTimeZone": {"description": "informational: adherence days are in the "
                           "tenant's time zone; kept as sent"},
@@ -113,7 +151,7 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
         "toTimestamp": {**ms, "description": "epoch milliseconds, after fromTimestamp"},
         "activities": {"type": "array", "items": activity},
     }, description="A Webex Schedule-for-Timespan agent entry and its window; other fields "
-                   "are kept as sent")
+                   "are kept as sent", **phone_value)
 
     actual = _obj(["actualAgentState", "gisStateIdentifier", "actualAgentStateStartTime",
                    "actualReasonCode", "inAdherenceSeconds", "outOfAdherenceSeconds"], {

@@ -121,7 +121,7 @@ def effective(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def ccai_record(agent: int, at: int, wfm: int, activity: str = "user_status_changed",
                 **more: Any) -> dict[str, Any]:
     """A CCAI activity log record (the seed's model) of one of the seed's statuses."""
-    from tests.support.fake_ccai import DEFAULT_STATUSES, format_time
+    from streams.local.fake_ccai import DEFAULT_STATUSES, format_time
 
     status = next(dict(s) for s in DEFAULT_STATUSES if s["wfm_id"] == wfm)
     return {"agent_id": agent, "whodunnit": None, "status": status,

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from rta.states import HOLD, LOGOUT, NOT_READY, READY, TALKING, UNKNOWN, WORK_READY
+from streams.local.acd_sim import ccai_day, to_ccai_logs
+from streams.local.fake_ccai import DEFAULT_STATUSES, FakeCcai, format_time
 from tests.support.acd import CCAI_TOKEN, T0, Driver, ccai_config, effective
 from tests.support.acd import ccai_record as record
-from tests.support.acd_sim import ccai_day, to_ccai_logs
-from tests.support.fake_ccai import DEFAULT_STATUSES, FakeCcai, format_time
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 
 from rta.states import BUSY_OTHER, NOT_READY
 from streams.acd.config import ConnectorConfig, ConnectorConfigError, load_any
+from streams.local.fake_ccai import FakeCcai
+from streams.local.fake_omni import FakeOmni
 from tests.support.acd import T0, Driver
 from tests.support.acd import ccai_record as record
-from tests.support.fake_ccai import FakeCcai
-from tests.support.fake_omni import FakeOmni
 
 ROOT = Path(__file__).resolve().parents[3]
 CCAI_ENV = {"RTA_CCAI_TOKEN": "t0ken"}

@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.local.acd_sim import ccai_day, omni_day, to_ccai_logs, to_omni_rows
 from streams.local.broker import free_port
+from streams.local.fake_ccai import FakeCcai
+from streams.local.fake_omni import FakeOmni
 from tests.support.acd import CCAI_TOKEN, OMNI_KEY, OMNI_LOGIN, OMNI_PASSWORD, T0
 from tests.support.acd import ccai_record as record
-from tests.support.acd_sim import ccai_day, omni_day, to_ccai_logs, to_omni_rows
 from tests.support.brokers import TestBroker
-from tests.support.fake_ccai import FakeCcai
-from tests.support.fake_omni import FakeOmni
 from tests.support.processes import stop_gently
 from tests.support.results import assert_adherence_becomes, expected
 from tests.support.workers import produce, topic_records, wait_for

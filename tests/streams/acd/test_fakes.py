@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from rta.states import LOGOUT, NOT_READY, READY, TALKING, WORK_READY
-from tests.support.acd_sim import (
+from streams.local.acd_sim import (
     OmniRows,
     ccai_day,
     ccai_view_at,
@@ -33,7 +33,7 @@ from tests.support.acd_sim import (
     to_omni_canonical,
     to_omni_rows,
 )
-from tests.support.fake_ccai import (
+from streams.local.fake_ccai import (
     CURRENT,
     DEFAULT_STATUSES,
     LOGS,
@@ -43,8 +43,8 @@ from tests.support.fake_ccai import (
     format_time,
     parse_time,
 )
-from tests.support.fake_omni import ACTIVITY, DASHBOARD, LOGIN_API, LOGIN_ORG, FakeOmni
-from tests.support.fake_omni import Breakage as RowBreakage
+from streams.local.fake_omni import ACTIVITY, DASHBOARD, LOGIN_API, LOGIN_ORG, FakeOmni
+from streams.local.fake_omni import Breakage as RowBreakage
 
 SORT = {"sort_column": "started_at", "sort_direction": "ASC"}
 FROM = "2026-03-07T00:00:00.000Z"

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from rta.states import LOGOUT, NOT_READY, READY, TALKING, UNKNOWN
-from tests.support.acd import OMNI_KEY, OMNI_PASSWORD, Driver, effective, omni_config
-from tests.support.acd_sim import (
+from streams.local.acd_sim import (
     omni_day,
     omni_dst_rows,
     omni_midnight_rows,
     omni_paging_rows,
     to_omni_rows,
 )
-from tests.support.fake_omni import FakeOmni
+from streams.local.fake_omni import FakeOmni
+from tests.support.acd import OMNI_KEY, OMNI_PASSWORD, Driver, effective, omni_config
 
 
 @pytest.fixture

@@ -52,9 +52,9 @@ from rta.states import (
     WORK_NOT_READY,
     WORK_READY,
 )
+from streams.local.fake_ccai import DEFAULT_STATUSES, format_time, parse_time
+from streams.local.fake_omni import local_string
 from streams.local.simulate import CentreSpec, generate
-from tests.support.fake_ccai import DEFAULT_STATUSES, format_time, parse_time
-from tests.support.fake_omni import local_string
 
 DAY = date(2026, 3, 7)
 

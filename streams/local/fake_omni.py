@@ -24,7 +24,7 @@ Local times. The report writes ``data_inicio``/``data_fim`` as local wall-clock
 strings with no offset, and the fake stores and compares them as such (it never
 converts: that is the client's job, with ``zoneinfo``). In the repeated hour of a
 DST fall-back (America/Chicago, 2026-11-01 01:00:00-01:59:59) such a string names
-two instants and the report cannot say which; ``tests.support.acd_sim`` renders no
+two instants and the report cannot say which; ``streams.local.acd_sim`` renders no
 time inside that hour (it moves such an event to the end of the hour), so every
 string it writes is unambiguous. Strings in a spring-forward gap do not exist and
 are never written; a ``date_ini``/``date_end`` in one is compared as the string.

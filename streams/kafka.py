@@ -86,11 +86,13 @@ async def produce_records(settings: WorkerSettings, records: Iterable[dict[str, 
 
 
 async def read_topic(settings: WorkerSettings, topic: str, idle_seconds: float = 2.0,
-                     ) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record of ``topic`` from the start until it is idle for ``idle_seconds``."""
+                     committed: bool = False) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of ``topic`` from the start until it is idle for ``idle_seconds``
+    (``committed``: not those of aborted or open transactions)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=None)
+                                group_id=None, isolation_level="read_committed" if committed
+                                else "read_uncommitted")
     await consumer.start()
     out: list[tuple[bytes | None, bytes | None]] = []
     try:
@@ -107,12 +109,13 @@ async def read_topic(settings: WorkerSettings, topic: str, idle_seconds: float =
 async def latest_values(settings: WorkerSettings, topic: str, prefix: str,
                         ) -> dict[str, bytes]:
     """The latest value of each key of a compacted ``topic`` starting with ``prefix``
-    (a tombstone removes its key), read from the start to the end offsets."""
+    (a tombstone removes its key), read from the start to the end offsets; records of
+    aborted transactions are not read."""
     from streams.topics import partitions_of
 
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_poll_records=10_000)
+                                max_poll_records=10_000, isolation_level="read_committed")
     await consumer.start()
     out: dict[str, bytes] = {}
     try:

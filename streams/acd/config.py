@@ -79,6 +79,9 @@ class Connection(_Section):
     start_from: str | int | None = None
     initial_lookback_seconds: float = Field(86400.0, ge=0)
     max_pages_per_poll: int = Field(50, ge=1)
+    # a step's events and its checkpoint in one Kafka transaction: "auto" where the
+    # broker has transactions (Apache Kafka; not Tansu), "on" (required), "off"
+    transactions: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("base_url")
     @classmethod

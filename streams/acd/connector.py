@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streams.acd.config import ConnectorConfig
 from streams.acd.http import Permanent, Transient
@@ -80,20 +81,51 @@ class Connector:
         self.poll_failures = 0
         self.last_poll_ms: int | None = None
         self.broker_up = True
+        # a step, its dead letters and its checkpoint in one Kafka transaction (None:
+        # not tried yet); the id is the checkpoint's, so a second connector with the
+        # same key fences the first
+        self.transactional: bool | None = None
+        self.transactional_id = f"{settings.app_id}-acd-{config.checkpoint_key}"
 
     # ------------------------------------------------------------------ broker
     async def _producer(self) -> AIOKafkaProducer:
         if self.producer is None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, acks="all",
-                                        linger_ms=5, max_request_size=16 * 1024 * 1024)
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
+            mode = self.config.connector.transactions
+            producer = None
+            if mode != "off" and self.transactional is not False:
+                producer = await self._start(transactional_id=self.transactional_id)
+                if producer is None and mode == "on":
+                    raise RuntimeError("the broker refused a transactional producer "
+                                       "([connector] transactions = \"on\")")
+                if producer is None:
+                    log.warning("%s: the broker has no transactions (Tansu?): each step is "
+                                "published at least once, not atomically with its "
+                                "checkpoint", self.config.name)
+                self.transactional = producer is not None
+            if producer is None:
+                producer = await self._start()
+                if producer is None:
+                    raise RuntimeError("cannot start a producer")
             self.producer = producer
         return self.producer
+
+    async def _start(self, **kw: Any) -> AIOKafkaProducer | None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, acks="all",
+                                    linger_ms=5, max_request_size=16 * 1024 * 1024, **kw)
+        try:
+            await producer.start()
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        except KafkaError as exc:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            if "transactional_id" in kw and not isinstance(exc, KafkaConnectionError):
+                log.debug("transactional producer refused: %r", exc)
+                return None
+            raise
+        return producer
 
     async def _drop_producer(self) -> None:
         producer, self.producer = self.producer, None
@@ -115,12 +147,29 @@ class Connector:
         return state
 
     async def publish(self, step: Step) -> None:
+        """The step's events, dead letters and cursor: in one transaction where the
+        broker has them (readers with ``read_committed`` see the step whole or not at
+        all), else in that order, each awaited."""
         producer = await self._producer()
+        now = int(self.clock() * 1000)
+        if self.transactional:
+            async with producer.transaction():
+                await self._send(producer, step, now)
+        else:
+            await self._send(producer, step, now)
+        self.published += len(step.events)
+        self.deadlettered += len(step.dead)
+        for _record, why in step.dead:
+            log.warning("%s: a platform record was dead-lettered: %s", self.config.name, why)
+        if step.state is not None:
+            self.checkpoints += 1
+            self.source.committed(step.state)
+
+    async def _send(self, producer: AIOKafkaProducer, step: Step, now: int) -> None:
         futures = []
         for body in step.events:
             futures.append(await producer.send(self.settings.topic_state, orjson.dumps(body),
                                                key=record_key("state", body)))
-        now = int(self.clock() * 1000)
         for record, why in step.dead:
             raw = record if isinstance(record, bytes) else orjson.dumps(record)
             futures.append(await producer.send(
@@ -129,16 +178,10 @@ class Connector:
                             raw, why, now),
                 key=self.config.checkpoint_key.encode()))
         await asyncio.gather(*futures)
-        self.published += len(step.events)
-        self.deadlettered += len(step.dead)
-        for _record, why in step.dead:
-            log.warning("%s: a platform record was dead-lettered: %s", self.config.name, why)
         if step.state is not None:
             value = orjson.dumps({"v": CHECKPOINT_VERSION, "at": now, "state": step.state})
             await (await producer.send(self.settings.topic_acd_checkpoints, value,
                                        key=self.config.checkpoint_key.encode()))
-            self.checkpoints += 1
-            self.source.committed(step.state)
 
     # ------------------------------------------------------------------ running
     async def start(self) -> None:

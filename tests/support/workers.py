@@ -99,11 +99,11 @@ def produce(broker: TestBroker, records: list[Any]) -> int:
     return asyncio.run(produce_records(broker.settings(), records))
 
 
-def topic_records(broker: TestBroker, topic: str, idle: float = 1.0
+def topic_records(broker: TestBroker, topic: str, idle: float = 1.0, committed: bool = False
                   ) -> list[tuple[bytes | None, Any]]:
     """Every record of the engine topic ``topic`` (``rta.alerts``, ... in the test's
-    namespace)."""
-    rows = asyncio.run(read_topic(broker.settings(), broker.topic(topic), idle))
+    namespace); ``committed``: not those of aborted or open transactions."""
+    rows = asyncio.run(read_topic(broker.settings(), broker.topic(topic), idle, committed))
     return [(k, orjson.loads(v) if v is not None else None) for k, v in rows]
 
 

@@ -196,3 +196,26 @@ def test_a_simulated_day_through_connector_and_engine_equals_replay(
         assert "rta_connector_unmapped_total 0.0" in metrics
     finally:
         fake.stop()
+
+
+def test_a_connector_inside_a_worker(broker: TestBroker, tmp_path: Path, workers: Any) -> None:
+    fake = FakeCcai(rate_per_second=1000).start()
+    try:
+        fake.add_logs(record(300 + i % 5, T0 + i * 1000, (11, 34, 33)[i % 3])
+                      for i in range(120))
+        path = tmp_path / "ccai.toml"
+        path.write_text(ccai_file(fake.url).replace("[connector]\n",
+                                                    '[connector]\nsource = "ccai"\n', 1))
+        w = workers(None, env={"RTA_CONNECT_CONFIG": str(path), "RTA_CCAI_TOKEN": CCAI_TOKEN})
+        got = wait_for(lambda: (lambda s: s if len({e["eventId"] for e in s}) == 120
+                                else None)(states(broker)), timeout=60)
+        assert {e["acdAgentId"] for e in got} == {str(300 + i) for i in range(5)}
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{w.web_port}/metrics",
+                                        timeout=5) as r:
+                return r.read().decode()
+
+        assert wait_for(lambda: "rta_connector_events_total 120.0" in metrics(), timeout=30)
+    finally:
+        fake.stop()

@@ -272,3 +272,16 @@ def test_more_records_at_one_instant_than_a_page_holds(ccai: FakeCcai) -> None:
     d = Driver(ccai_config(ccai.url, ccai__per_page=10))
     events = d.run()
     assert len(events) == 26 == len({e["eventId"] for e in events})
+
+
+def test_answers_slower_than_the_timeout_fail_the_poll_after_the_retries(
+        ccai: FakeCcai) -> None:
+    from streams.acd.http import Transient
+
+    ccai.add_logs([record(118, T0, 11)])
+    ccai.faults.delay_seconds = 0.5
+    d = Driver(ccai_config(ccai.url, connector__timeout_seconds=0.1))
+    with pytest.raises(Transient, match="after 6 tries"):
+        d.run()
+    http = d.source.http  # type: ignore[attr-defined]
+    assert http.statuses[0] == 6 and not http.up

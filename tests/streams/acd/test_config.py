@@ -147,3 +147,14 @@ def test_the_omni_example_works(tmp_path: Path) -> None:
             ("username:ana@acme.example", BUSY_OTHER), ("username:ana@acme.example", NOT_READY)}
     finally:
         fake.stop()
+
+
+def test_rta_connect_names_a_bad_file_and_exits_2(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli.main import main
+
+    assert main(["connect", "ccai", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml" in capsys.readouterr().err
+    p = write(tmp_path, BASE + '[ccai]\nsubdomain = "a"\nextra = 1\n')
+    assert main(["connect", "ccai", "--config", str(p)]) == 2
+    assert "ccai.extra: unknown key" in capsys.readouterr().err

@@ -138,3 +138,14 @@ class WorkerSettings(BaseSettings):
     def output_topics(self) -> list[str]:
         return [self.topic_adherence, self.topic_status, self.topic_alerts,
                 self.topic_deadletter]
+
+
+def check_base_url(v: str, credentials: str) -> str:
+    """A platform's base URL (a config file's ``base_url``): http(s), no
+    ``user:password@`` (``credentials`` says where they go instead), no trailing /."""
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    if "@" in v.split("://", 1)[1].split("/", 1)[0]:
+        raise ValueError(f"must not hold credentials (user:password@): they go in "
+                         f"{credentials}")
+    return v.rstrip("/")

@@ -367,11 +367,7 @@ class CcaiSource:
     def figures(self) -> list[Figure]:
         return [
             *self.http.figures(),
-            ("rta_connector_unmapped_total", "counter",
-             "events of statuses with no mapping (published as UNKNOWN)",
-             float(self.mapper.unmapped_total)),
-            ("rta_connector_records_total", "counter", "platform records read",
-             float(self.records)),
+            *self.mapper.figures(self.records),
             ("rta_connector_ccai_skipped_total", "counter",
              "activity records that set no state (notifications, pick-ups)",
              float(self.skipped)),

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from rta.states import STATE_IDS, STATE_NAMES
+from streams.settings import check_base_url
 
 SOURCES = ("ccai", "omni")
 SECRET_KEYS = {"ccai": ("token",), "omni": ("api_key", "password")}
@@ -100,12 +101,7 @@ class Connection(_Section):
 
 
 def _check_url(v: str) -> str:
-    if not v.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    if "@" in v.split("://", 1)[1].split("/", 1)[0]:
-        raise ValueError("must not hold credentials (user:password@): they go in the "
-                         "environment or a secrets file")
-    return v.rstrip("/")
+    return check_base_url(v, "the environment or a secrets file")
 
 
 class Ccai(_Section):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from rta.states import UNKNOWN
 from streams.acd.config import Target
+from streams.metrics import Figure
 
 log = logging.getLogger("rta.connect")
 Mapped = tuple[int, int | str | None]  # (state id, reason code)
@@ -47,6 +48,15 @@ class Mapper:
     @property
     def unmapped_total(self) -> int:
         return sum(self.unmapped.values())
+
+    def figures(self, records: int) -> list[Figure]:
+        return [
+            ("rta_connector_unmapped_total", "counter",
+             "events of statuses with no mapping (published as UNKNOWN)",
+             float(self.unmapped_total)),
+            ("rta_connector_records_total", "counter", "platform records read",
+             float(records)),
+        ]
 
 
 def reason_code(value: int | str) -> int | str:

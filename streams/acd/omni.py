@@ -396,11 +396,7 @@ class OmniSource:
     def figures(self) -> list[Figure]:
         return [
             *self.http.figures(),
-            ("rta_connector_unmapped_total", "counter",
-             "events of statuses with no mapping (published as UNKNOWN)",
-             float(self.mapper.unmapped_total)),
-            ("rta_connector_records_total", "counter", "platform records read",
-             float(self.rows_read)),
+            *self.mapper.figures(self.rows_read),
             ("rta_connector_omni_logins_total", "counter", "report logins",
              float(self.logins)),
         ]

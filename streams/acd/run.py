@@ -6,14 +6,11 @@ connector stops (exit 0)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import signal
-import sys
 
 from streams.acd.config import ConnectorConfig
 from streams.acd.connector import Connector
 from streams.metrics import serve_side
+from streams.process import run_side
 from streams.settings import WorkerSettings
 
 
@@ -37,21 +34,5 @@ async def serve_connector(settings: WorkerSettings, config: ConnectorConfig,
 
 
 def run_connect(settings: WorkerSettings, config: ConnectorConfig, web_port: int | None) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await serve_connector(settings, config, web_port, stop)
-
-    try:
-        asyncio.run(main())
-    except OSError as exc:
-        print(f"rta connect: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_side("rta connect", settings.log_level,
+                    lambda stop: serve_connector(settings, config, web_port, stop))

@@ -42,6 +42,8 @@ from typing import Any
 
 from aiohttp import web
 
+from streams.local.loopback import LoopbackServer
+
 PREFIX = "/manager/api/v1"
 LOGS = f"{PREFIX}/agent_activity_logs"
 STATUSES = f"{PREFIX}/user_statuses"
@@ -98,9 +100,12 @@ def parse_time(text: str) -> int:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeCcai:
+class FakeCcai(LoopbackServer):
+    thread_name = "fake-ccai"
+
     def __init__(self, subdomain: str = "acme", token: str = "ccai-secret-token",
                  rate_per_second: float = 1.0, max_per: int = 100) -> None:
+        super().__init__()
         self.subdomain, self.token = subdomain, token
         self.rate_per_second = rate_per_second
         self.max_per = max_per
@@ -116,46 +121,15 @@ class FakeCcai:
         self.unauthorized = 0  # answered 401
         self.accepted_times: list[float] = []  # time.monotonic() of accepted arrivals
         self.queries: list[dict[str, str]] = []  # the query of every accepted log request
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------ life
-    def start(self) -> FakeCcai:
-        ready = threading.Event()
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._gate])
+        app.router.add_get(LOGS, self._logs)
+        app.router.add_get(STATUSES, self._statuses)
+        app.router.add_get(CURRENT, self._current)
+        return app
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(middlewares=[self._gate])
-            app.router.add_get(LOGS, self._logs)
-            app.router.add_get(STATUSES, self._statuses)
-            app.router.add_get(CURRENT, self._current)
-            runner = web.AppRunner(app, access_log=None)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-ccai", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        """The base URL; the endpoints are under ``/manager/api/v1``."""
-        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ test controls
     def add_logs(self, records: Iterable[dict[str, Any]]) -> list[int]:

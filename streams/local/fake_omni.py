@@ -49,6 +49,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiohttp import web
 
+from streams.local.loopback import LoopbackServer
+
 LOGIN_API = "/Login/loginApi"
 LOGIN_ORG = "/Login/organization"
 ACTIVITY = "/ReportsApi/activity-history"
@@ -90,11 +92,14 @@ def local_string(ms: int, time_zone: str) -> str:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeOmni:
+class FakeOmni(LoopbackServer):
+    thread_name = "fake-omni"
+
     def __init__(self, api_key: str = "omni-key", login: str = "rta@acme.example",
                  password: str = "omni-pw",
                  organizations: list[dict[str, str]] | None = None,
                  time_zone: str = "America/Sao_Paulo", page_size: int = 1000) -> None:
+        super().__init__()
         self.api_key, self.login, self.password = api_key, login, password
         self.organizations = [dict(o) for o in
                               (organizations or [{"id": "org-1", "name": "Acme"}])]
@@ -114,46 +119,16 @@ class FakeOmni:
         self.requests: Counter[str] = Counter()  # every request by path
         self.unauthorized = 0  # answered 401
         self.queries: list[dict[str, str]] = []  # the query of every activity-history request
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------ life
-    def start(self) -> FakeOmni:
-        ready = threading.Event()
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._gate])
+        app.router.add_post(LOGIN_API, self._login_api)
+        app.router.add_post(LOGIN_ORG, self._login_org)
+        app.router.add_get(ACTIVITY, self._activity)
+        app.router.add_get(DASHBOARD, self._dashboard)
+        return app
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(middlewares=[self._gate])
-            app.router.add_post(LOGIN_API, self._login_api)
-            app.router.add_post(LOGIN_ORG, self._login_org)
-            app.router.add_get(ACTIVITY, self._activity)
-            app.router.add_get(DASHBOARD, self._dashboard)
-            runner = web.AppRunner(app, access_log=None)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-omni", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ test controls
     def _org(self, organization: str | None) -> str:

@@ -29,6 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from streams.settings import check_base_url
+
 #: Webex documents states 1-6 and 10; the engine's 7 (busy other), 8 (reserved) and
 #: 9 (unknown) are sent as these unless the file says otherwise. The reason is kept.
 DEFAULT_STATE_MAP = {7: 4, 8: 3, 9: 2}
@@ -58,12 +60,7 @@ class Connection(_Section):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        if "@" in v.split("://", 1)[1].split("/", 1)[0]:
-            raise ValueError("must not hold credentials (user:password@): they go in "
-                             "RTA_WFM_USER_ID / RTA_WFM_PASSWORD or password_file")
-        return v.rstrip("/")
+        return check_base_url(v, "RTA_WFM_USER_ID / RTA_WFM_PASSWORD or password_file")
 
 
 class Forward(_Section):

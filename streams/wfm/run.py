@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import signal
-import sys
 
 from streams.metrics import serve_side
+from streams.process import run_side
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from streams.wfm.config import WfmConfig
@@ -37,21 +34,5 @@ async def serve_forwarder(settings: WorkerSettings, config: WfmConfig, web_port:
 
 
 def run_forward(settings: WorkerSettings, config: WfmConfig, web_port: int | None) -> int:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await serve_forwarder(settings, config, web_port, stop)
-
-    try:
-        asyncio.run(main())
-    except OSError as exc:
-        print(f"rta forward: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_side("rta forward", settings.log_level,
+                    lambda stop: serve_forwarder(settings, config, web_port, stop))

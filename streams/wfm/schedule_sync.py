@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from aiokafka import AIOKafkaProducer
 
 from rta.calendar import DayCalendar
 from streams.kafka import latest_values
+from streams.process import stop_event
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from streams.wfm.client import Permanent, Transient, WfmClient
@@ -255,11 +255,7 @@ def run_sync(settings: WorkerSettings, config: WfmConfig, time_zone: str, once: 
         stream.flush()
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_event()
         sync = ScheduleSync(settings, config, time_zone)
         log.info("rta schedules sync: tenant %s (%s), WFM %s, every %.0f s", sync.tenant,
                  time_zone, config.wfm.base_url, config.sync.interval_seconds)

@@ -14,6 +14,16 @@ T0 = 1772884800000  # 2026-03-07T12:00:00Z
 OMNI_KEY, OMNI_LOGIN, OMNI_PASSWORD = "omni-key", "rta@acme.example", "omni-pw"
 
 
+def _override(sections: dict[str, Any], over: dict[str, Any]) -> None:
+    """``section__key=value`` sets one key of a section; ``section=value`` the whole."""
+    for key, value in over.items():
+        section, _, name = key.partition("__")
+        if name:
+            sections.setdefault(section, {})[name] = value
+        else:
+            sections[section] = value
+
+
 def ccai_config(url: str, **over: Any) -> ConnectorConfig:
     sections: dict[str, Any] = {
         "connector": {"tenant": "northwind", "acd_server_id": "ccai", "base_url": url,
@@ -21,12 +31,7 @@ def ccai_config(url: str, **over: Any) -> ConnectorConfig:
                       "start_from": "2026-03-07T00:00:00Z", "retry_max_seconds": 0.2},
         "ccai": {"subdomain": "acme", "reconcile": False},
     }
-    for key, value in over.items():
-        section, _, name = key.partition("__")
-        if name:
-            sections.setdefault(section, {})[name] = value
-        else:
-            sections[section] = value
+    _override(sections, over)
     return ConnectorConfig.from_mapping("ccai", sections, "<test>",
                                         env={"RTA_CCAI_TOKEN": CCAI_TOKEN})
 
@@ -39,12 +44,7 @@ def omni_config(url: str, **over: Any) -> ConnectorConfig:
         "omni": {"organization": "org-1", "login": OMNI_LOGIN, "dashboard": False,
                  "time_zone": "America/Sao_Paulo", "history_poll_seconds": 0.01},
     }
-    for key, value in over.items():
-        section, _, name = key.partition("__")
-        if name:
-            sections.setdefault(section, {})[name] = value
-        else:
-            sections[section] = value
+    _override(sections, over)
     return ConnectorConfig.from_mapping(
         "omni", sections, "<test>",
         env={"RTA_OMNI_API_KEY": OMNI_KEY, "RTA_OMNI_PASSWORD": OMNI_PASSWORD})

@@ -47,6 +47,7 @@ from rta.summary import agent_sort_key
 from streams.api.app import Api, ApiConfig
 from streams.api.auth import Authenticator
 from streams.api.ports import Session
+from streams.local.loopback import LoopbackServer
 from streams.metrics import Figure
 from streams.settings import WorkerSettings
 from tests.support.http import Http, tenants_text
@@ -186,8 +187,10 @@ class Clock:
 
 
 @dataclass
-class FakeService:
+class FakeService(LoopbackServer):
     """``Api`` served on a ``FakeBackend`` in a thread of its own."""
+
+    thread_name = "fake-api"
 
     backend: FakeBackend
     config: ApiConfig
@@ -200,45 +203,9 @@ class FakeService:
     def api(self) -> Http:
         return Http(f"http://127.0.0.1:{self.port}")
 
-    def start(self) -> FakeService:
-        ready = threading.Event()
-        failed: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            try:  # as streams.api.backend.api_service serves it
-                api = Api(self.backend, Authenticator(self.backend.tenants), self.config,
-                          self.clock)
-                runner = web.AppRunner(api.make_app(), access_log=None)
-                loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, "127.0.0.1", 0)
-                loop.run_until_complete(site.start())
-                self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            except BaseException as exc:
-                failed.append(exc)
-                ready.set()
-                loop.close()
-                raise
-            self._loop = loop
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(30):
-            raise TimeoutError("the fake API did not start within 30 s")
-        if failed:
-            raise RuntimeError("the fake API did not start") from failed[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+    def make_app(self) -> web.Application:  # as streams.api.backend.api_service serves it
+        api = Api(self.backend, Authenticator(self.backend.tenants), self.config, self.clock)
+        return api.make_app()
 
 
 def api_config(env: dict[str, str]) -> ApiConfig:

@@ -29,6 +29,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from streams.local.loopback import LoopbackServer
+
 DAY_MS = 86_400_000
 COOKIE = "hazelcast.sessionId"
 
@@ -41,9 +43,12 @@ class Faults:
     reject_agents: set[str] = field(default_factory=set)  # a batch naming one: 400
 
 
-class FakeWfm:
+class FakeWfm(LoopbackServer):
+    thread_name = "fake-wfm"
+
     def __init__(self, users: dict[str, str] | None = None, idle_seconds: float = 7200.0,
                  max_agents_per_call: int = 1000, max_days_per_call: int = 9) -> None:
+        super().__init__()
         self.users = users or {"rta-api": "wfm-secret-pw"}
         self.idle_seconds = idle_seconds
         self.max_agents, self.max_days = max_agents_per_call, max_days_per_call
@@ -60,48 +65,17 @@ class FakeWfm:
         self.time_zones: dict[int, str] = {}
         self.timespan_calls: list[tuple[list[int], int, int]] = []
         self.bodies: list[bytes] = []  # every request body (secrets checks)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------ life
-    def start(self) -> FakeWfm:
-        ready = threading.Event()
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/rest/authorize", self._authorize)
+        app.router.add_delete("/api/rest/authorize", self._logout)
+        app.router.add_post("/api/rest/scheduling/gis/realTimeAgentState", self._states)
+        app.router.add_get("/api/rest/scheduling/agent", self._agents)
+        app.router.add_post("/api/rest/scheduling/schedule/for/timespan", self._timespan)
+        return app
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_post("/api/rest/authorize", self._authorize)
-            app.router.add_delete("/api/rest/authorize", self._logout)
-            app.router.add_post("/api/rest/scheduling/gis/realTimeAgentState", self._states)
-            app.router.add_get("/api/rest/scheduling/agent", self._agents)
-            app.router.add_post("/api/rest/scheduling/schedule/for/timespan", self._timespan)
-            self._runner = web.AppRunner(app, access_log=None)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-wfm", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ test controls
     def expire_sessions(self) -> None:

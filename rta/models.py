@@ -4,7 +4,9 @@ Accepted variations are exactly those the spec allows (and the decisions in
 docs/SEMANTICS.md): numeric-string state ids, blank reason codes, any case of
 activity type, integer identifiers, ACD identities named by kind and value
 (``acdIdentifierKind``: turned into the canonical ``acdAgentId`` at once,
-rta/identifiers.py). Everything else is rejected with an
+rta/identifiers.py). A state event may carry an agent's chat figures
+(``chatCapacity``, ``chatsInProgress``: null or an integer 0-10,000), which only
+the live status reads. Everything else is rejected with an
 :class:`InputError` naming each bad field.
 """
 
@@ -28,6 +30,7 @@ from rta.identifiers import Kind, canonical_agent_id, parse_kind
 from rta.states import STATE_NAMES
 
 MAX_TIMESTAMP = 253_402_300_800_000  # year 10000, exclusive
+MAX_CHAT_COUNT = 10_000  # chatCapacity, chatsInProgress: 0 to this, inclusive
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -98,6 +101,16 @@ def _reason(v: Any) -> int | str | None:
     raise ValueError(f"must be null, 1-65535 or a text string, got {type(v).__name__}")
 
 
+def _chat_count(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"must be null or an integer 0-{MAX_CHAT_COUNT}, got {v!r}")
+    if not 0 <= v <= MAX_CHAT_COUNT:
+        raise ValueError(f"must be 0-{MAX_CHAT_COUNT}, got {v}")
+    return v
+
+
 def _kind(v: Any) -> Kind | None:
     if isinstance(v, Kind):
         return v
@@ -107,6 +120,7 @@ def _kind(v: Any) -> Kind | None:
 Ident = Annotated[str, BeforeValidator(_required_ident)]
 OptIdent = Annotated[str | None, BeforeValidator(_optional_ident)]
 Millis = Annotated[int, BeforeValidator(_timestamp)]
+ChatCount = Annotated[int | None, BeforeValidator(_chat_count)]
 # acdIdentifierKind: read before acdAgentId (declared before it), which it turns into the
 # canonical acdAgentId (rta/identifiers.py); then forgotten, so that an identity is its
 # canonical acdAgentId alone, whichever way it was written
@@ -146,10 +160,22 @@ class StateEvent(_Identified):
     reason: Annotated[int | str | None, BeforeValidator(_reason)] = Field(
         None, alias="reasonCode")
     event_id: OptIdent = Field(None, alias="eventId")
+    # the agent's chat figures on this identity (an ACD with chats, e.g. Omni's
+    # dashboard): for the live status only, not part of duplicate detection, the tie
+    # rule or the timeline (docs/SEMANTICS.md, "Live status")
+    chat_capacity: ChatCount = Field(None, alias="chatCapacity")
+    chats_in_progress: ChatCount = Field(None, alias="chatsInProgress")
 
     @property
     def identity(self) -> tuple[str, str]:
         return (self.acd_server_id, self.acd_agent_id)
+
+    @property
+    def chat(self) -> tuple[int | None, int | None] | None:
+        """``(chatCapacity, chatsInProgress)``, or None when the event carries neither."""
+        if self.chat_capacity is None and self.chats_in_progress is None:
+            return None
+        return (self.chat_capacity, self.chats_in_progress)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -159,6 +185,10 @@ class StateEvent(_Identified):
         }
         if self.event_id is not None:
             out["eventId"] = self.event_id
+        if self.chat_capacity is not None:
+            out["chatCapacity"] = self.chat_capacity
+        if self.chats_in_progress is not None:
+            out["chatsInProgress"] = self.chats_in_progress
         return out
 
 

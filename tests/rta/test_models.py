@@ -42,10 +42,17 @@ def test_the_spec_examples_parse() -> None:
     ("eventId", "", None),
     ("eventId", 77, "77"),
     ("acdAgentId", 100042, "100042"),
+    ("chatCapacity", 0, 0),
+    ("chatCapacity", 10_000, 10_000),
+    ("chatCapacity", None, None),
+    ("chatsInProgress", 0, 0),
+    ("chatsInProgress", 3, 3),
+    ("chatsInProgress", None, None),
 ])
 def test_allowed_variations(field: str, value: Any, parsed: Any) -> None:
     attr = {"gisStateIdentifier": "state", "reasonCode": "reason", "eventId": "event_id",
-            "acdAgentId": "acd_agent_id"}[field]
+            "acdAgentId": "acd_agent_id", "chatCapacity": "chat_capacity",
+            "chatsInProgress": "chats_in_progress"}[field]
     assert getattr(parse_state_event({**EV, field: value}), attr) == parsed
 
 
@@ -74,12 +81,38 @@ def test_defaults() -> None:
     ("timestamp", -1, "timestamp: epoch milliseconds out of range: -1"),
     ("tenantId", " ", "tenantId: must not be blank"),
     ("acdAgentId", None, "acdAgentId: must be a string, got NoneType"),
+    ("chatCapacity", True, "chatCapacity: must be null or an integer 0-10000, got True"),
+    ("chatCapacity", 3.0, "chatCapacity: must be null or an integer 0-10000, got 3.0"),
+    ("chatCapacity", "3", "chatCapacity: must be null or an integer 0-10000, got '3'"),
+    ("chatCapacity", -1, "chatCapacity: must be 0-10000, got -1"),
+    ("chatsInProgress", False, "chatsInProgress: must be null or an integer 0-10000, "
+                               "got False"),
+    ("chatsInProgress", 1.5, "chatsInProgress: must be null or an integer 0-10000, got 1.5"),
+    ("chatsInProgress", [2], "chatsInProgress: must be null or an integer 0-10000, got [2]"),
+    ("chatsInProgress", 10_001, "chatsInProgress: must be 0-10000, got 10001"),
 ])
 def test_rejections_name_the_field_and_the_problem(field: str, value: Any,
                                                    message: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_state_event({**EV, field: value})
     assert str(exc.value) == message
+
+
+def test_chat_figures_are_optional_and_written_only_when_known() -> None:
+    ev = parse_state_event(EV)
+    assert (ev.chat_capacity, ev.chats_in_progress, ev.chat) == (None, None, None)
+    assert "chatCapacity" not in ev.to_json() and "chatsInProgress" not in ev.to_json()
+    ev = parse_state_event({**EV, "chatCapacity": None, "chatsInProgress": 2})
+    assert ev.chat == (None, 2)
+    assert ev.to_json() == {**EV, "gisStateIdentifier": 4, "chatsInProgress": 2}
+    ev = parse_state_event({**EV, "chatCapacity": 5, "chatsInProgress": 0})
+    assert ev.chat == (5, 0)
+    assert parse_state_event(ev.to_json()) == ev
+    with pytest.raises(InputError) as exc:
+        parse_state_event({**EV, "chatCapacity": "x", "chatsInProgress": -2})
+    assert exc.value.problems == [
+        "chatCapacity: must be null or an integer 0-10000, got 'x'",
+        "chatsInProgress: must be 0-10000, got -2"]
 
 
 def test_several_problems_are_all_named() -> None:

@@ -29,6 +29,7 @@ from rta.states import IN_SERVICE_STATES, LOGOUT, RTAS_NAMES, STATE_NAMES
 from rta.summary import build_summary
 from rta.timeline import (
     LOGGED_OUT,
+    Chat,
     EffectiveTimeline,
     Entry,
     IdentityTimeline,
@@ -219,6 +220,10 @@ class AgentReducer:
                        in sorted(self.identities.items())
                        if tl.max_pos is not None and tl.max_pos > max(
                            (e.pos for e in tl.entries if e.pos is not None), default=-1)],
+            # each identity's latest chat figures: [server, acd, timestamp, place in the
+            # log, chatCapacity, chatsInProgress] (absent from older snapshots: none)
+            "chat": [[server, acd, *tl.chat] for (server, acd), tl
+                     in sorted(self.identities.items()) if tl.chat is not None],
         }
 
     @classmethod
@@ -250,6 +255,8 @@ class AgentReducer:
             known = agent.identities.get((server, acd))
             if known is not None and (known.max_pos is None or pos > known.max_pos):
                 known.max_pos = pos
+        for server, acd, ts, pos, capacity, in_progress in snap.get("chat", []):
+            agent.offer_chat((server, acd), (ts, pos, capacity, in_progress))
         return agent
 
     # ------------------------------------------------------------------ retention
@@ -401,6 +408,30 @@ class AgentReducer:
         return [RecomputeNeeded(self.ctx.tenant_id, agent, first, last, moved=moved)
                 for agent in (self.agent_key, to)]
 
+    def offer_chat(self, identity: Identity, chat: Chat) -> None:
+        """Chat figures of one of the agent's identities (an event's, or those an
+        identity moved here had): kept if they are its latest (``IdentityTimeline.
+        offer_chat``)."""
+        tl = self.identities.get(identity)
+        if tl is not None:
+            tl.offer_chat(chat)
+
+    def chat_figures(self, now: int) -> tuple[int | None, int | None]:
+        """``(chatCapacity, chatsInProgress)`` of the live status: each the sum over
+        the identities logged in at ``now`` whose latest figures have it (None: none
+        has; so None whenever the agent is logged out)."""
+        capacity: int | None = None
+        in_progress: int | None = None
+        for tl in self._order:
+            if tl.chat is None or tl.value_at(now)[0] == LOGOUT:
+                continue
+            _, _, cap, chats = tl.chat
+            if cap is not None:
+                capacity = cap if capacity is None else capacity + cap
+            if chats is not None:
+                in_progress = chats if in_progress is None else in_progress + chats
+        return capacity, in_progress
+
     def moved_to(self, identity: Identity) -> str | None:
         """The agent an identity that is no longer this agent's moved to (None: it is
         this agent's, or never was another's)."""
@@ -413,11 +444,13 @@ class AgentReducer:
     # ------------------------------------------------------------------ inputs
     def apply_state(self, identity: Identity, ts: int, state: int, reason: Reason,
                     event_id: str | None, now: int | None = None, moved: bool = False,
-                    pos: int | None = None) -> list[Output]:
+                    pos: int | None = None,
+                    chat: tuple[int | None, int | None] | None = None) -> list[Output]:
         """``moved``: one of the retained events of an identity that moved here from
         another agent (the floor check is left to the ``prune(at=...)`` that follows).
         ``pos``: the event's place in the log, where it may arrive out of log order
-        (see rta.timeline)."""
+        (see rta.timeline). ``chat``: the event's ``(chatCapacity, chatsInProgress)``,
+        if it carries any (kept unless the event is rejected: ``offer_chat``)."""
         outs: list[Output] = []
         tl = self.identities[identity]
         newest = tl.newest_before(pos)
@@ -432,6 +465,8 @@ class AgentReducer:
             # applied before the floor moved
             reread = pos is not None and tl.max_pos is not None and pos <= tl.max_pos
             res = tl.add(ts, state, reason, event_id, pos)
+            if chat is not None and res.status != "conflict":
+                tl.offer_chat((ts, pos, chat[0], chat[1]))
             if res.status == "applied" and self.floor is not None and ts < self.floor \
                     and not moved and not reread:
                 # admitted by its identity's horizon, but before the floor: applied here
@@ -1040,6 +1075,7 @@ class AgentReducer:
     # ------------------------------------------------------------------ live status
     def status(self, now: int) -> dict[str, Any]:
         cls, part, (state, reason) = self.classify_at(now)
+        capacity, in_progress = self.chat_figures(now) if state != LOGOUT else (None, None)
         i = self.eff.index_at(now)
         since = self.eff.times[i] if i >= 0 else None
         st = self.alerts
@@ -1063,5 +1099,7 @@ class AgentReducer:
             "activityEnd": part.end if part else None,
             "adherence": cls.name if cls is not None else "UNSCHEDULED",
             "outOfAdherenceSince": out_since,
+            "chatCapacity": capacity,
+            "chatsInProgress": in_progress,
             "asOf": now,
         }

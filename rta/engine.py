@@ -70,7 +70,8 @@ class Engine:
             return self._hold(ctx, key, ev)
         agent = self.agents[(ev.tenant_id, agent_key)]
         self.touched.add((ev.tenant_id, agent_key))
-        outs = agent.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason, ev.event_id, now)
+        outs = agent.apply_state(ev.identity, ev.timestamp, ev.state, ev.reason, ev.event_id, now,
+                                 chat=ev.chat)
         return self._count(outs, ev)
 
     def _count(self, outs: list[Output], ev: StateEvent) -> list[Output]:
@@ -122,6 +123,8 @@ class Engine:
                 timeline = timeline or IdentityTimeline()
                 for ev in release(held):
                     res = timeline.add(ev.timestamp, ev.state, ev.reason, ev.event_id)
+                    if ev.chat is not None and res.status != "conflict":
+                        timeline.offer_chat((ev.timestamp, None, *ev.chat))
                     if res.status == "conflict":
                         self.counters["rejected_conflict"] += 1
                         outs.append(Rejected(

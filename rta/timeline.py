@@ -25,6 +25,9 @@ from rta.states import LOGOUT, RANK
 
 Reason = int | str | None
 Value = tuple[int, Reason]  # (state, reason)
+# an identity's chat figures: (timestamp, place in the log or None, chatCapacity,
+# chatsInProgress) of the event they came from
+Chat = tuple[int, int | None, int | None, int | None]
 LOGGED_OUT: Value = (LOGOUT, None)
 
 
@@ -50,7 +53,7 @@ class Applied(NamedTuple):
 
 
 class IdentityTimeline:
-    __slots__ = ("_ids", "_plain", "entries", "first", "floor", "max_pos", "times")
+    __slots__ = ("_ids", "_plain", "chat", "entries", "first", "floor", "max_pos", "times")
 
     def __init__(self) -> None:
         self.entries: list[Entry] = []
@@ -62,6 +65,9 @@ class IdentityTimeline:
         # the earliest instant ever applied (kept when older entries are dropped): with
         # ``floor``, which days of the identity's history are no longer here
         self.first: int | None = None
+        # the chat figures of its latest event that carried any (``offer_chat``); not
+        # part of the entries: they change no state (docs/SEMANTICS.md, "Live status")
+        self.chat: Chat | None = None
 
     @property
     def newest(self) -> int | None:
@@ -108,6 +114,16 @@ class IdentityTimeline:
             insort(self.entries, entry)
             self.times.insert(bisect_right(self.times, ts), ts)
         return Applied("applied", displaced=displaced)
+
+    def offer_chat(self, chat: Chat) -> bool:
+        """Keep ``chat`` if its event is the latest by timestamp of those that carried
+        figures; at one timestamp the later in the log, and without places in the log
+        (``rta replay``) the later applied (an event without a place comes before one
+        with). Returns whether they were kept."""
+        if self.chat is not None and _chat_order(chat) < _chat_order(self.chat):
+            return False
+        self.chat = chat
+        return True
 
     def newest_before(self, pos: int | None) -> int | None:
         """The newest timestamp of the entries before ``pos`` in the log (all of them
@@ -198,6 +214,10 @@ class IdentityTimeline:
         self._ids = {e.eid: e for e in self.entries if e.eid}
         self._plain = {(e.ts, e.state, e.rkey): 1 for e in self.entries if not e.eid}
         return True
+
+
+def _chat_order(chat: Chat) -> tuple[int, int]:
+    return (chat[0], -1 if chat[1] is None else chat[1])
 
 
 def effective(values: Sequence[Value]) -> Value:

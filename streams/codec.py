@@ -63,18 +63,42 @@ def dead_letter(topic: str, partition: int | None, offset: int | None, key: byte
     })
 
 
-def compact_state(ev: StateEvent) -> list[Any]:
-    """The internal form of a validated state event (trusted downstream)."""
-    return [ev.acd_server_id, ev.acd_agent_id, ev.state, ev.timestamp, ev.reason, ev.event_id]
+def compact_state(ev: StateEvent, pos: int | None = None) -> list[Any]:
+    """The internal form of a validated state event (trusted downstream), as the
+    routers, the directory's hold and the agent-input items carry it:
+    ``[acdServerId, acdAgentId, state, timestamp, reasonCode, eventId, place in the
+    log]``, and ``[chatCapacity, chatsInProgress]`` after them when the event carries
+    either. Records written before the chat figures have 7 elements, older ones 6:
+    ``compact_parts`` reads them all."""
+    out = [ev.acd_server_id, ev.acd_agent_id, ev.state, ev.timestamp, ev.reason,
+           ev.event_id, pos]
+    chat = ev.chat
+    if chat is not None:
+        out.append(list(chat))
+    return out
+
+
+def compact_parts(compact: list[Any]) -> tuple[int | None, tuple[int | None, int | None] | None]:
+    """The place in the log and the chat figures of a compact state event (None:
+    not there)."""
+    pos = compact[6] if len(compact) > 6 else None
+    chat = compact[7] if len(compact) > 7 and compact[7] is not None else None
+    return pos, None if chat is None else (chat[0], chat[1])
 
 
 def state_json(tenant: str, compact: list[Any]) -> dict[str, Any]:
     """The public (rta.agent-state) form of a compact state event."""
-    server, acd, state, ts, reason, eid = compact[:6]  # (a 7th: its place in the log)
+    server, acd, state, ts, reason, eid = compact[:6]
     out = {"tenantId": tenant, "acdServerId": server, "acdAgentId": acd,
            "gisStateIdentifier": state, "timestamp": ts, "reasonCode": reason}
     if eid is not None:
         out["eventId"] = eid
+    _, chat = compact_parts(compact)
+    if chat is not None:
+        if chat[0] is not None:
+            out["chatCapacity"] = chat[0]
+        if chat[1] is not None:
+            out["chatsInProgress"] = chat[1]
     return out
 
 

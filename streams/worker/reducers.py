@@ -15,7 +15,7 @@ from rta.agent import AgentReducer
 from rta.models import parse_schedule
 from rta.outputs import AlertOut, Output, RecomputeNeeded, Rejected, StatusOut
 from rta.schedule import resolve_activities
-from streams.codec import agent_key, encode, state_json
+from streams.codec import agent_key, compact_parts, encode, state_json
 from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.outbox import publish_alerts, save
@@ -62,7 +62,8 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
     rt = w.rt
     kind, tenant = item["k"], item["t"]
     if kind == "s":
-        server, acd, state, ts, reason, eid, *pos = item["e"]
+        server, acd, state, ts, reason, eid = item["e"][:6]
+        pos, chat = compact_parts(item["e"])
         to = None if "mv" in item else reducer.moved_to((server, acd))
         if to is not None:
             # routed here by a directory entry read before the identity moved: on to
@@ -73,11 +74,13 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
             return []
         reducer.add_identity((server, acd))
         return reducer.apply_state((server, acd), ts, state, reason, eid,
-                                   min(ts, now), moved="mv" in item,
-                                   pos=pos[0] if pos else None)
+                                   min(ts, now), moved="mv" in item, pos=pos, chat=chat)
     if kind == "ad":  # an identity moved here (its events, if any, follow)
         server, acd = item["i"]
         reducer.add_identity((server, acd))
+        c = item.get("c")  # the chat figures it had (a move)
+        if c is not None:
+            reducer.offer_chat((server, acd), (c[0], c[1], c[2], c[3]))
         return []
     if kind == "fl":  # after a moved identity's events: its history starts here
         reducer.prune(at=item["f"])
@@ -100,6 +103,8 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
         tl = reducer.remove_identity((server, acd), to)
         final = [] if tl is None else reducer.final_days_moved((server, acd), tl, to)
         moved: list[dict[str, Any]] = [{"k": "ad", "t": tenant, "a": to, "i": [server, acd]}]
+        if tl is not None and tl.chat is not None:
+            moved[0]["c"] = list(tl.chat)
         moved += [{**w.state_item(tenant, to, [server, acd, e.state, e.ts, e.reason,
                                                e.eid or None, e.pos])[1], "mv": 1}
                   for e in (tl.entries if tl is not None else [])]

@@ -56,7 +56,7 @@ async def route_states(w: Worker, events: list[Any]) -> None:
             # with its place in the log: an identity's events can reach its agent
             # out of log order (rta.timeline)
             arrival = event.message.partition * 2**40 + event.message.offset
-            compact = [*compact_state(ev), arrival]
+            compact = compact_state(ev, arrival)
             ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
             owner = owner_of(w.get(w.directory, ikey))
             if owner is not None:

@@ -146,18 +146,35 @@ def test_agent_status_is_live(service: Service, centre: dict[str, Any]) -> None:
     sched = next(r["body"] for r in centre["records"] if r["kind"] == "schedule")
     agent, acd = str(sched["agentId"]), sched["acdAgentId"]
     now = int(time.time() * 1000)
+    # with chat figures (an Omni dashboard event): through the state topic, the
+    # router's compact form and the reducer into the status
     r = api.call("POST", "/api/rest/scheduling/gis/realTimeAgentState?acdServerId=1",
                  [{"acdAgentId": acd, "gisStateIdentifier": "2", "reasonCode": 7,
-                   "timestamp": now, "eventId": f"live-{now}"}], key=NW)
+                   "timestamp": now, "eventId": f"live-{now}", "chatCapacity": 4,
+                   "chatsInProgress": 1}], key=NW)
     assert r.status == 200
 
-    def status() -> Any:
+    def status(chats: int) -> Any:
         s = api.call("GET", f"/v1/agents/{agent}/status", key=NW)
-        return s.json if s.status == 200 and s.json["since"] == now else None
+        return s.json if s.status == 200 and s.json["since"] == now and s.json[
+            "chatsInProgress"] == chats else None
 
-    st = wait_until(status, timeout=30)
+    st = wait_until(lambda: status(1), timeout=30)
     assert (st["state"], st["agentState"], st["reasonCode"], st["loggedIn"]) == (
         "NOT_READY", "NOT_READY_BUSY", 7, True)
+    assert (st["chatCapacity"], st["chatsInProgress"]) == (4, 1)
+    # other counts in the same state: a new status, the same run (since)
+    r = api.call("POST", "/api/rest/scheduling/gis/realTimeAgentState?acdServerId=1",
+                 [{"acdAgentId": acd, "gisStateIdentifier": 2, "reasonCode": 7,
+                   "timestamp": now + 1000, "eventId": f"live-{now}-2", "chatCapacity": 4,
+                   "chatsInProgress": 3}], key=NW)
+    assert r.status == 200
+    st = wait_until(lambda: status(3), timeout=30)
+    assert (st["state"], st["chatCapacity"], st["since"]) == ("NOT_READY", 4, now)
+    bad = api.call("POST", "/api/rest/scheduling/gis/realTimeAgentState?acdServerId=1",
+                   [{"acdAgentId": acd, "gisStateIdentifier": 2, "timestamp": now,
+                     "chatsInProgress": 2.0}], key=NW)
+    assert bad.status == 400 and "chatsInProgress" in bad.body.decode()
     assert api.call("GET", "/v1/agents/no-such-agent/status", key=NW).status == 404
 
 

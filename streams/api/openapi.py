@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from rta.identifiers import SPELLINGS, VALID_KINDS
-from rta.models import MAX_TIMESTAMP
+from rta.models import MAX_CHAT_COUNT, MAX_TIMESTAMP
 from rta.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_RANGE_MS
 
 # worker to worker only (signed with the cluster secret): not in the public document
@@ -121,6 +121,16 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
         "acdServerId": {"type": "null", "description": "leave it out: it is the "
                         "acdServerId query parameter. That same value (trimmed) is "
                         "accepted too; any other is a bad item"},
+        "chatCapacity": {"type": ["integer", "null"], "minimum": 0,
+                         "maximum": MAX_CHAT_COUNT,
+                         "description": "the agent's maximum of concurrent chats on this "
+                         "identity (an ACD with chats, e.g. Omni), if known; for the live "
+                         "status only (an integer, not 3.0)"},
+        "chatsInProgress": {"type": ["integer", "null"], "minimum": 0,
+                            "maximum": MAX_CHAT_COUNT,
+                            "description": "the chats (attendances) open on this identity "
+                            "at the event's time; for the live status only (an integer, "
+                            "not 3.0)"},
     }, description="A Webex realTimeAgentState item (other fields are ignored)", **phone_value)
     states = {"type": "array", "maxItems": max_batch_items,
               "items": {"$ref": "#/components/schemas/StateItem"}}
@@ -202,7 +212,16 @@ def openapi_document(max_body_bytes: int, max_batch_items: int) -> dict[str, Any
         "activityStart": {"type": ["integer", "null"]},
         "activityEnd": {"type": ["integer", "null"]},
         "adherence": {"type": "string", "enum": ["IN", "OUT", "NEUTRAL", "UNSCHEDULED"]},
-        "outOfAdherenceSince": {"type": ["integer", "null"]}, "asOf": ms})
+        "outOfAdherenceSince": {"type": ["integer", "null"]},
+        "chatCapacity": {"type": ["integer", "null"], "minimum": 0, "description":
+                         "the sum of the chatCapacity of the agent's logged-in identities "
+                         "(each its latest state event's that had chat figures); null when "
+                         "none has one, and while the agent is logged out (absent from "
+                         "statuses published before the engine knew chats)"},
+        "chatsInProgress": {"type": ["integer", "null"], "minimum": 0, "description":
+                            "the sum of the chatsInProgress of the same identities, by the "
+                            "same rule"},
+        "asOf": ms})
     rtas = {"type": "array", "items": _obj(
         ["agentId", "employeeId", "acdAgentId", "realTimeActivities"], {
             "agentId": {"type": ["integer", "string"],

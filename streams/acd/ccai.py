@@ -5,9 +5,11 @@ with basic auth (subdomain as user, token as password),
 ``sort_column=started_at&sort_direction=ASC``, ``started_at[from]`` = the cursor
 minus ``reread_seconds`` (records a platform writes a little late, and open
 statuses gaining their ``ended_at``, are read again; their ids are remembered,
-so a record is published once), then keyset paging: the next page starts at the
-newest ``started_at`` of the last (``page`` 1; ``page`` 2, 3 ... only while a whole
-page shares one instant), until a short page. A poll reads at most
+so a record is published once), then keyset paging: the next page starts 1 ms
+before the newest ``started_at`` of the last (``page`` 1; ``page`` 2, 3 ... only
+while a page brings no newer instant), until an empty page, or a short one once
+the platform has shown it fills pages of ``per`` (a platform that caps pages
+below ``per_page`` is read until an empty page). A poll reads at most
 ``max_pages_per_poll`` pages; the next one then goes on from the cursor, without
 the re-read, so a backlog always moves forward. Each page is one step
 (``streams.acd.connector``): published, then checkpointed.
@@ -33,12 +35,13 @@ Call, custom ones) → NOT_READY with ``reasonCode`` = its ``wfm_id`` (stable ac
 renames), so the tenants file's reason-code rules apply; a status it does not
 list → UNKNOWN (``streams.acd.mapping``).
 
-Reconciling (``GET /manager/api/v1/agents/current_status``, every poll when
-``reconcile``): an agent ``on_hold`` gets HOLD from ``now - on_hold_duration``,
-and its live status again when the hold ends; an agent whose live status (or
-absence: logged out) differs from the last state published for it for longer
-than ``reconcile_after_seconds`` gets a corrective event at its
-``status_updated_at`` (or now, if that is not after the last event).
+Reconciling (``GET /manager/api/v1/agents/current_status``, after every poll that
+read the log to its end, when ``reconcile``; never while catching up): an agent
+``on_hold`` gets HOLD from ``now - on_hold_duration``, and its live status again
+when the hold ends; an agent whose live status (or absence: logged out) differs
+from the last state published for it for longer than ``reconcile_after_seconds``
+gets a corrective event at its ``status_updated_at`` (or now, if that is not after
+the last event).
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ class CcaiSource:
         self.skipped = 0
         self.records = 0
         self.next_at = 0.0
+        self.full_pages = False  # a page of per_page records was seen
         self.identities = {k: canonical_agent_id(v.kind, v.value)
                            for k, v in config.file.identities.items()}
 
@@ -226,7 +230,7 @@ class CcaiSource:
         reread = int(c.reread_seconds * 1000)
         # a poll that ended at max_pages_per_poll is continued where it stopped; one
         # that read to the end is followed by one that reads reread_seconds again
-        frm = max(0, st["cursor"] - (0 if st.get("more") else reread))
+        frm = max(0, st["cursor"] - (1 if st.get("more") else reread))
         per = self.config.ccai.per_page
         page = 1
         for _ in range(c.max_pages_per_poll):
@@ -240,6 +244,10 @@ class CcaiSource:
             newest = -1
             for rec in answer:
                 self.records += 1
+                rid_raw = rec.get("id") if isinstance(rec, dict) else None
+                if isinstance(rid_raw, int) and str(rid_raw) in st["seen"]:
+                    newest = max(newest, st["seen"][str(rid_raw)])  # read before
+                    continue
                 if not refreshed and self._new_status(rec):
                     # a status created since the last read of user_statuses
                     await self.refresh_statuses(force=True)
@@ -248,13 +256,11 @@ class CcaiSource:
                     rid, ts, ev = self.record_event(rec)
                     newest = max(newest, ts)
                 except Malformed as exc:
-                    key = "h:" + hashlib.sha1(orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
-                                              ).hexdigest()[:16]
+                    key = (f"m:{rid_raw}" if isinstance(rid_raw, int) else "h:" + hashlib.sha1(
+                        orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16])
                     if key not in st["seen"]:
-                        st["seen"][key] = st["cursor"]
                         step.dead.append((rec, f"CCAI activity log record: {exc}"))
-                    continue
-                if rid in st["seen"]:
+                    st["seen"][key] = st["cursor"]  # (kept while it may be read again)
                     continue
                 st["seen"][rid] = ts
                 st["cursor"] = max(st["cursor"], ts)
@@ -263,23 +269,32 @@ class CcaiSource:
                     continue
                 step.events.append(ev)
                 self._remember(st, ev)
+            if len(answer) >= per:
+                self.full_pages = True  # the platform gives pages of per_page records
+            # the end: an empty page, or a short one from a platform known to fill its
+            # pages (one that caps pages below per_page is read until an empty page)
+            end = not answer or (len(answer) < per and self.full_pages)
             floor = st["cursor"] - reread
             st["seen"] = {k: v for k, v in st["seen"].items() if v >= floor}
-            st["more"] = len(answer) >= per
+            st["more"] = not end
             step.events.sort(key=lambda e: (e["timestamp"], e["eventId"]))
             step.state = st
             yield step
             st = orjson.loads(orjson.dumps(st))
-            if len(answer) < per:
+            if end:
                 break
-            # keyset paging: from the page's newest record on (its records at that
-            # instant are read again and skipped as seen); a page all at one instant
-            # goes on with the next page of that instant
-            if newest > frm:
-                frm, page = newest, 1
+            # keyset paging: the next page starts 1 ms before the newest record read
+            # (started_at[from] may be exclusive; the records read again are skipped as
+            # seen); while a page brings no newer instant, the next page of the same
+            # start
+            if newest - 1 > frm:
+                frm, page = newest - 1, 1
             else:
                 page += 1
-        if self.config.ccai.reconcile:
+        if self.config.ccai.reconcile and not st.get("more"):
+            # only once the log is read to its end: while catching up, the live view is
+            # ahead of what was read, and a correction at 'now' would put the agent's
+            # older events behind the lateness horizon
             step = await self.reconcile(st)
             if step.events:
                 yield step
@@ -328,7 +343,8 @@ class CcaiSource:
             last = st["last"].get(agent)
             hold_start = st["hold"].get(agent)
             if on_hold and hold_start is None:
-                start = max(now - held * 1000, last[2] + 1 if last else 0)
+                # whole seconds: a poll redone after a crash computes the same start
+                start = max((now - held * 1000) // 1000 * 1000, last[2] + 1 if last else 0)
                 ev = self._event_for(agent, start, (HOLD, None), f"hold:{start}")
                 st["hold"][agent] = start
             elif not on_hold and hold_start is not None:

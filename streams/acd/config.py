@@ -281,6 +281,11 @@ class ConnectorConfig:
             assert parsed.omni is not None
             secrets["api_key"] = _secret(env, "RTA_OMNI_API_KEY", parsed.omni.api_key_file,
                                          f"{path}: [omni] api_key_file", path, "Omni x-api-key")
+            if not parsed.omni.history and parsed.omni.organization is None:
+                raise ConnectorConfigError(f"{path}: [omni] organization: required when "
+                                           "history = false (the dashboard is read per "
+                                           "organization, and only the report's login "
+                                           "can find it)")
             if parsed.omni.history:
                 login = env.get("RTA_OMNI_LOGIN") or parsed.omni.login
                 if not login:

@@ -212,17 +212,19 @@ class Connector:
                     break
         except asyncio.CancelledError:
             raise
-        except (Transient, Permanent) as exc:
-            self.poll_failures += 1
-            log.warning("%s: poll failed, tried again at the next one: %s",
-                        self.config.name, exc)
-            return False
-        except Exception as exc:  # the broker (or anything else): the next poll
+        except (KafkaError, ConnectionError, RuntimeError) as exc:  # the broker
             self.poll_failures += 1
             self.broker_up = False
             await self._drop_producer()
-            log.warning("%s: poll failed, tried again at the next one: %s: %s",
-                        self.config.name, type(exc).__name__, exc)
+            log.warning("%s: the broker did not take the events; the poll is tried again "
+                        "from the checkpoint: %s: %s", self.config.name, type(exc).__name__,
+                        exc)
+            return False
+        except Exception as exc:  # the platform (down, refusing, answering nonsense)
+            self.poll_failures += 1
+            log.warning("%s: poll failed, tried again at the next one: %s%s",
+                        self.config.name, "" if isinstance(exc, Transient | Permanent)
+                        else f"{type(exc).__name__}: ", exc)
             return False
         self.broker_up = True
         self.last_poll_ms = int(self.clock() * 1000)

@@ -51,6 +51,7 @@ event time is the agent's state.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -119,8 +120,9 @@ class OmniSource:
             c = self.config.connector
             start = (self._start(c.start_from) if c.start_from is not None
                      else int((self.clock() - c.initial_lookback_seconds) * 1000))
-            state = {"cursor": start, "rows": {}, "last": {}}
+            state = {"cursor": start, "rows": {}, "last": {}, "agents": {}, "names": {}}
         self.state = state
+        self.names = dict(state.get("names", {}))
 
     def _start(self, value: str | int) -> int:
         if isinstance(value, str) and "T" not in value and "+" not in value \
@@ -226,9 +228,9 @@ class OmniSource:
         return body
 
     # ------------------------------------------------------------------ the report
-    def row_events(self, row: Any, flags: int) -> tuple[str, int, int | None, int,
-                                                          list[dict[str, Any]]]:
-        """(row id, start, end, flags after, events not yet published)."""
+    def parse_row(self, row: Any) -> tuple[str, str, bool, str, int, int | None]:
+        """(row id, identity, a login?, evento, start, end); Malformed naming what is
+        wrong. Learns the user name -> e-mail pairs the dashboard needs."""
         if not isinstance(row, dict):
             raise Malformed(f"not an object: {type(row).__name__}")
         rid = _field(row, "id")
@@ -252,36 +254,71 @@ class OmniSource:
         name = _field(row, "agente")
         if isinstance(name, str) and name.strip():
             key = name.strip().casefold()
-            known = self.names.get(key, email)
-            self.names[key] = email if known == email else None
-        ident = self.identity(email)
+            mail = email.strip().casefold()
+            self.names[key] = mail if self.names.get(key, mail) == mail else None
+        return (str(rid), self.identity(email), evento.strip().casefold() == "login",
+                evento.strip(), start, end)
+
+    def row_events(self, st: dict[str, Any], rid: str, ident: str, login: bool, evento: str,
+                   start: int, end: int | None, flags: int) -> tuple[int, list[dict[str, Any]]]:
+        """The row's events not yet published (``flags``: 1 start, 2 end published),
+        in the light of the identity's other logins; the flags after them."""
         org = self.organization
+        ag = st["agents"].setdefault(ident, {"logins": [], "pauseEnds": [], "dash": []})
+        logins: list[list[Any]] = ag["logins"]
         out = []
-        login = evento.strip().casefold() == "login"
+
+        def emit(ts: int, mapped: Mapped, phase: str, tag: str = "") -> None:
+            out.append(self.event(ident, ts, mapped, f"omni:{org}:{phase}:{rid}{tag}"))
+
         if login:
-            begin = self.mapper.map(["Login"], lambda: (READY, None), "Login")
-            phases = ("l", "x")
-            finish: Mapped = (LOGOUT, None)
-        else:
-            pause = evento.strip()
-            begin = self.mapper.map([pause], lambda: (NOT_READY, pause), repr(pause))
-            phases = ("s", "e")
-            finish = (READY, None)
+            others = [lg for lg in logins if lg[0] != rid]
+            if not flags & 1:
+                # logged in again at the instant of another login's end: that LOGOUT
+                # (phase x) must not win the tie (y > x)
+                again = any(lg[2] == start for lg in others)
+                emit(start, self.mapper.map(["Login"], lambda: (READY, None), "Login"),
+                     "y" if again else "l")
+                flags |= 1
+            if end is not None and not flags & 2:
+                flags |= 2
+                if not any(lg[1] == end for lg in others):  # not logged in again at once
+                    emit(end, (LOGOUT, None), "x")
+                    # a pause of this login that ended after it (published as READY,
+                    # the login's end not known then): logged out from there too
+                    for t_end, p_start in ag["pauseEnds"]:
+                        if start <= p_start < end < t_end:
+                            emit(t_end, (LOGOUT, None), "z", f":{t_end}")
+            known = [lg for lg in logins if lg[0] == rid]
+            if known:
+                known[0][1:] = [start, end]
+            else:
+                logins.append([rid, start, end])
+                logins.sort(key=lambda lg: lg[1])
+                del logins[:-4]  # the latest few are enough for the rules above
+            return flags, out
+        begin = self.mapper.map([evento], lambda: (NOT_READY, evento), repr(evento))
         if not flags & 1:
-            out.append(self.event(ident, start, begin, f"omni:{org}:{phases[0]}:{rid}"))
+            emit(start, begin, "s")
+            # the dashboard saw this pause without its name: its name from then on
+            for t in ag["dash"]:
+                if start < t and (end is None or t < end):
+                    emit(t, begin, "r", f":{t}")
             flags |= 1
         if end is not None and not flags & 2:
-            out.append(self.event(ident, end, finish, f"omni:{org}:{phases[1]}:{rid}"))
             flags |= 2
-        return str(rid), start, end, flags, out
+            covering = [lg for lg in logins if lg[1] <= start]
+            lend = covering[-1][2] if covering else None
+            if lend is None or end < lend:  # back to READY while still logged in
+                emit(end, (READY, None), "e")
+                ag["pauseEnds"] = [*ag["pauseEnds"], [end, start]][-4:]
+        return flags, out
 
     async def read_report(self, st: dict[str, Any]) -> AsyncIterator[Step]:
         c = self.config.connector
         reread = int(c.reread_seconds * 1000)
-        frm = st["cursor"] - reread
-        for start, end, _flags in st["rows"].values():
-            if end is None:
-                frm = min(frm, start)
+        floor = st["cursor"] - reread  # rows before it not kept here were done before
+        frm = min([floor, *(v[0] for v in st["rows"].values() if v[1] is None)])
         now = int(self.clock() * 1000)
         params = {"date_ini": self.local_text(max(0, frm)), "date_end": self.local_text(now)}
         size = self.config.omni.page_size
@@ -296,20 +333,29 @@ class OmniSource:
             for row in data:
                 self.rows_read += 1
                 try:
-                    key = str(_field(row, "id")) if isinstance(row, dict) else ""
-                    known = st["rows"].get(key)
-                    rid, start, end, flags, events = self.row_events(
-                        row, known[2] if known else 0)
+                    rid, ident, login, evento, start, end = self.parse_row(row)
                 except Malformed as exc:
-                    step.dead.append((row, f"Omni activity-history row: {exc}"))
+                    key = "h:" + hashlib.sha1(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+                                              ).hexdigest()[:16]
+                    if key not in st["rows"]:
+                        st["rows"][key] = [st["cursor"], st["cursor"], 3]
+                        step.dead.append((row, f"Omni activity-history row: {exc}"))
                     continue
+                known = st["rows"].get(rid)
+                if known is None and start < floor:
+                    continue  # published and closed before (kept no longer)
+                flags, events = self.row_events(st, rid, ident, login, evento, start, end,
+                                                known[2] if known else 0)
                 st["rows"][rid] = [start, end, flags]
                 st["cursor"] = max(st["cursor"], start)
                 for ev in events:
                     step.events.append(ev)
                     self._remember(st, ev)
+            # closed rows are kept while a query can return them again
             floor = st["cursor"] - reread
-            st["rows"] = {k: v for k, v in st["rows"].items() if v[1] is None or v[0] >= floor}
+            keep = min([floor, *(v[0] for v in st["rows"].values() if v[1] is None)])
+            st["rows"] = {k: v for k, v in st["rows"].items() if v[1] is None or v[0] >= keep}
+            st["names"] = self.names
             step.events.sort(key=lambda e: (e["timestamp"], e["eventId"]))
             step.state = st
             yield step
@@ -355,6 +401,9 @@ class OmniSource:
             mapped = self.dashboard_mapping(_field(row, "status"), chats)
             ident = self.dashboard_identity(alias.strip(), _field(row, "user_short_name"))
             last = st["last"].get(ident)
+            if last is not None and mapped[0] == last[0] and mapped[1] is None:
+                # the dashboard names no pause: the reason the report gave stands
+                mapped = (mapped[0], last[1])
             seen = [mapped[0], mapped[1], capacity, chats]
             if last is not None and [last[0], last[1], *last[3:5]] == seen:
                 continue
@@ -364,6 +413,10 @@ class OmniSource:
                             {"chatCapacity": capacity, "chatsInProgress": chats})
             step.events.append(ev)
             self._remember(st, ev)
+            if mapped == (NOT_READY, None):  # the report may name this pause later
+                ag = st.setdefault("agents", {}).setdefault(
+                    ident, {"logins": [], "pauseEnds": [], "dash": []})
+                ag["dash"] = [*ag["dash"], now][-4:]
         step.events.sort(key=lambda e: (e["timestamp"], e["eventId"]))
         step.state = st
         return step

@@ -285,3 +285,49 @@ def test_answers_slower_than_the_timeout_fail_the_poll_after_the_retries(
         d.run()
     http = d.source.http  # type: ignore[attr-defined]
     assert http.statuses[0] == 6 and not http.up
+
+
+def test_a_platform_capping_pages_below_per_page_is_read_to_the_end() -> None:
+    fake = FakeCcai(rate_per_second=1000, max_per=100).start()
+    try:
+        fake.add_logs(record(100 + i % 9, T0 + i * 100, (11, 34)[i % 2]) for i in range(500))
+        d = Driver(ccai_config(fake.url, ccai__per_page=200))
+        events = d.run(polls=2)
+        assert len(events) == 500 == len({e["eventId"] for e in events})
+    finally:
+        fake.stop()
+
+
+def test_an_idle_poll_is_one_request_once_pages_are_known_to_fill(ccai: FakeCcai) -> None:
+    ccai.add_logs(record(100, T0 + i * 100, 11) for i in range(30))
+    d = Driver(ccai_config(ccai.url, ccai__per_page=10))
+
+    import asyncio
+
+    async def go() -> int:
+        await d.poll()
+        before = ccai.requests["/manager/api/v1/agent_activity_logs"]
+        await d.poll()
+        await d.source.close()
+        return ccai.requests["/manager/api/v1/agent_activity_logs"] - before
+
+    # the re-read window (30 records) is 3 full pages, then a short one
+    assert asyncio.run(go()) <= 5
+    assert len(d.events) == 30
+
+
+def test_no_reconciling_while_the_log_is_caught_up(ccai: FakeCcai) -> None:
+    """A backlog read over several polls: the live view (the day's end) is not acted
+    on until the log is read to its end (a correction at 'now' put the agent's
+    older events behind the lateness horizon)."""
+    ccai.add_logs(record(118, T0 + i * 1000, (11, 34)[i % 2]) for i in range(40))
+    ccai.add_logs([record(119, T0, 11), record(119, T0 + 50_000, 36, "logout")])
+    ccai.set_current([{"id": 118, "status": "In-call", "status_id": -7,
+                       "status_updated_at": format_time(T0 + 39_000), "on_hold": False,
+                       "on_hold_duration": 0}])  # 119 logged out at the end
+    cfg = ccai_config(ccai.url, ccai__per_page=10, connector__max_pages_per_poll=2,
+                      ccai__reconcile=True, ccai__reconcile_after_seconds=0)
+    d = Driver(cfg, clock=lambda: T0 / 1000 + 86400 * 30)
+    events = d.run(polls=4)
+    assert len(events) == 42
+    assert all(e["eventId"].split(":")[2] == "log" for e in events)

@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 import pytest
 
+from rta.states import LOGOUT, NOT_READY, READY, TALKING, WORK_READY
 from streams.local.acd_sim import ccai_day, omni_day, to_ccai_logs, to_omni_rows
 from streams.local.broker import free_port
-from streams.local.fake_ccai import FakeCcai
+from streams.local.fake_ccai import DEFAULT_STATUSES, FakeCcai, format_time
 from streams.local.fake_omni import FakeOmni
-from tests.support.acd import CCAI_TOKEN, OMNI_KEY, OMNI_LOGIN, OMNI_PASSWORD, T0
+from tests.support.acd import CCAI_TOKEN, OMNI_KEY, OMNI_LOGIN, OMNI_PASSWORD, T0, effective
 from tests.support.acd import ccai_record as record
 from tests.support.brokers import TestBroker
 from tests.support.processes import stop_gently
@@ -148,6 +149,41 @@ def test_kill_9_and_restart_lose_nothing_and_keep_each_identitys_order(
         fake.stop()
 
 
+@pytest.mark.tansu
+def test_omni_kill_9_and_restart_lose_nothing(broker: TestBroker, tmp_path: Path) -> None:
+    from streams.local.acd_sim import omni_paging_rows
+
+    zone = "America/Sao_Paulo"
+    fake = FakeOmni(time_zone=zone, page_size=100).start()
+    try:
+        fix = omni_paging_rows(time_zone=zone)  # 2,750 rows: 28 pages of 100
+        fake.add_rows(fix.rows)
+        config = (f'[connector]\ntenant = "demo"\nacd_server_id = "omni"\nbase_url = '
+                  f'"{fake.url}"\npoll_seconds = 0.2\nrate_limit_per_second = 25.0\n'
+                  'start_from = "2026-03-06 00:00:00"\n[omni]\norganization = "org-1"\n'
+                  f'login = "{OMNI_LOGIN}"\ntime_zone = "{zone}"\ndashboard = false\n'
+                  'history_poll_seconds = 0.5\npage_size = 100\n')
+        env = {"RTA_OMNI_API_KEY": OMNI_KEY, "RTA_OMNI_PASSWORD": OMNI_PASSWORD}
+        conn = Connect(broker, tmp_path, "omni", config, env).start()
+        wait_for(lambda: fake.requests["/ReportsApi/activity-history"] >= 8, timeout=60,
+                 every=0.05)
+        conn.kill()
+        before = len(states(broker))
+        conn.start()
+        want = 2 * len(fix.rows)  # every row closed: its start and its end
+        got = wait_for(lambda: (lambda s: s if len({e["eventId"] for e in s}) >= want
+                                else None)(states(broker)), timeout=120)
+        ids = [e["eventId"] for e in got]
+        assert len(set(ids)) == want
+        if broker.kind == "kafka":
+            assert len(ids) == len(set(ids))
+        assert effective(got) == effective(fix.canonical)
+        conn.kill(signal.SIGTERM)
+        print(f"\nomni: kill -9 after {before} of {want} events")
+    finally:
+        fake.stop()
+
+
 def _tenants(tmp_path: Path, zone: str) -> Path:
     p = tmp_path / "tenants.toml"
     p.write_text(f'[tenants.demo]\ntime_zone = "{zone}"\n')
@@ -160,22 +196,44 @@ def test_a_simulated_day_through_connector_and_engine_equals_replay(
     """50 agents: the platform's records -> rta connect -> rta.agent-state -> the
     worker; rta.adherence equals `rta replay` of the schedules and the canonical
     events the simulation started from."""
+    last: dict[str, dict[str, Any]] = {}  # each identity's state at the end of the day
     if source == "ccai":
         day = ccai_day(seed=7, agents=50)
         zone = "America/Chicago"
         fake: Any = FakeCcai(rate_per_second=1000).start()
         fake.add_logs(to_ccai_logs(day.canonical))
-        config = ccai_file(fake.url)
+        for e in day.canonical:
+            last[e["acdAgentId"]] = e
+        # the live view agrees with the log: reconciling (at once) must add nothing
+        by_wfm = {s["wfm_id"]: s for s in DEFAULT_STATUSES}
+        wfm = {READY: 11, TALKING: 34, WORK_READY: 33}
+        fake.set_current([
+            {"id": int(a), "status": by_wfm[w]["name"], "status_id": by_wfm[w]["id"],
+             "status_updated_at": format_time(e["timestamp"]), "on_hold": False,
+             "on_hold_duration": 0}
+            for a, e in last.items() if e["gisStateIdentifier"] != LOGOUT
+            for w in [wfm.get(e["gisStateIdentifier"]) or e["reasonCode"]]])
+        config = ccai_file(fake.url).replace("reconcile = false",
+                                             "reconcile = true\nreconcile_after_seconds = 0")
         env = {"RTA_CCAI_TOKEN": CCAI_TOKEN}
     else:
         zone = "America/Sao_Paulo"
         day = omni_day(seed=7, agents=50, time_zone=zone)
         fake = FakeOmni(time_zone=zone).start()
         fake.add_rows(to_omni_rows(day.canonical, zone, day.roster))
+        for e in day.canonical:
+            last[e["acdAgentId"]] = e
+        # the dashboard shows the day's last states, by alias (resolved through the
+        # report's user names): it must add nothing
+        status = {LOGOUT: "offline", READY: "available", NOT_READY: "pause"}
+        fake.set_dashboard([
+            {"agent": a.alias, "user_short_name": a.name, "capacity": None, "status":
+             status[last[a.acd_agent_id]["gisStateIdentifier"]] if a.acd_agent_id in last
+             else "offline", "attendance": []} for a in day.roster])
         config = (f'[connector]\ntenant = "demo"\nacd_server_id = "omni"\nbase_url = '
                   f'"{fake.url}"\npoll_seconds = 0.5\nrate_limit_per_second = 25.0\n'
                   'start_from = "2026-03-06 00:00:00"\n[omni]\norganization = "org-1"\n'
-                  f'login = "{OMNI_LOGIN}"\ntime_zone = "{zone}"\ndashboard = false\n'
+                  f'login = "{OMNI_LOGIN}"\ntime_zone = "{zone}"\ndashboard = true\n'
                   'history_poll_seconds = 1.0\n')
         env = {"RTA_OMNI_API_KEY": OMNI_KEY, "RTA_OMNI_PASSWORD": OMNI_PASSWORD}
     try:
@@ -194,6 +252,18 @@ def test_a_simulated_day_through_connector_and_engine_equals_replay(
         print(f"\n{source}: {len(day.canonical)} canonical events of 50 agents: adherence "
               f"equal to replay after {took:.1f} s")
         assert "rta_connector_unmapped_total 0.0" in metrics
+        published = states(broker)
+        live = [e for e in published
+                if e["eventId"].split(":")[2] in ("fix", "hold", "unhold", "d", "r")]
+        # the live view agreed with the log: no change from it (the dashboard publishes
+        # each agent once, to carry its chat figures, in the state the report left)
+        changes = [e for e in live if e["eventId"].split(":")[2] != "d"
+                   or (e["gisStateIdentifier"], e["reasonCode"]) != (
+                       last[e["acdAgentId"]]["gisStateIdentifier"],
+                       last[e["acdAgentId"]]["reasonCode"])]
+        assert changes == []
+        print(f"{source}: {len({e['eventId'] for e in published})} events published, "
+              f"{len(live)} from the live view, none a change")
     finally:
         fake.stop()
 

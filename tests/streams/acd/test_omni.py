@@ -225,3 +225,111 @@ def test_credentials_are_not_in_debug_logs(omni: FakeOmni,
     text = "\n".join(r.getMessage() + str(r.args) for r in caplog.records) + repr(cfg)
     assert "503" in text
     assert OMNI_KEY not in text and OMNI_PASSWORD not in text
+
+
+def test_closed_rows_are_not_sent_again_while_another_row_is_open(omni: FakeOmni) -> None:
+    """An open login pulls every report query back to its start; the closed rows read
+    again are not published again (they were, each poll)."""
+    omni.add_rows([row("a@x.example", "Login", "2026-03-07 08:00:00", None),
+                   row("b@x.example", "Login", "2026-03-07 08:00:00", "2026-03-07 12:00:00")]
+                  + [row("b@x.example", "Pausa 10", f"2026-03-07 09:0{k}:00",
+                         f"2026-03-07 09:0{k}:30") for k in range(5)])
+    cfg = omni_config(omni.url, connector__reread_seconds=60)
+    d = Driver(cfg)
+    first = d.run()
+    assert len(first) == 1 + 2 + 10
+    state = d.state
+    for _ in range(3):
+        again = Driver(cfg, state=state)
+        assert again.run() == []
+        state = again.state
+
+
+def test_back_to_back_logins_stay_logged_in(omni: FakeOmni) -> None:
+    omni.add_rows([row("a@x.example", "Login", "2026-03-07 08:00:00", "2026-03-07 12:00:00"),
+                   row("a@x.example", "Login", "2026-03-07 12:00:00", "2026-03-07 17:00:00")])
+    d = Driver(omni_config(omni.url))
+    d.run()
+    states = [s for *_, s, _r in effective(d.events)]
+    assert states == [READY, LOGOUT]  # READY from 08:00 to 17:00
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_pause_ending_after_the_logout_does_not_log_back_in(omni: FakeOmni,
+                                                              together: bool) -> None:
+    [login] = omni.add_rows([row("a@x.example", "Login", "2026-03-07 08:00:00",
+                                 "2026-03-07 17:00:00" if together else None)])
+    omni.add_rows([row("a@x.example", "Almoço", "2026-03-07 16:50:00", "2026-03-07 17:00:02")])
+    d = Driver(omni_config(omni.url))
+    d.run()
+    if not together:  # the login closes after the pause was read: a corrective LOGOUT
+        omni.update_row(login, data_fim="2026-03-07 17:00:00")
+        d2 = Driver(omni_config(omni.url), state=d.state)
+        d2.run()
+        d.events.extend(d2.events)
+    eff = effective(d.events)
+    assert [(s, r) for *_, s, r in eff][-1] == (LOGOUT, None)
+    assert [s for *_, s, _r in eff] in ([READY, NOT_READY, LOGOUT],
+                                        [READY, NOT_READY, LOGOUT, READY, LOGOUT])
+    last_ts = eff[-1][2]
+    assert last_ts in (1772913600000, 1772913602000)  # 17:00:00 or its 17:00:02 correction
+
+
+def test_the_dashboard_does_not_wipe_the_pause_name(omni: FakeOmni) -> None:
+    """The dashboard sees a pause at 10:00:05 (no name); the report later names it
+    'Almoço' from 10:00:00: the name holds for the whole pause."""
+    t = 1772888405.0  # 2026-03-07 10:00:05 Sao Paulo
+    omni.add_rows([row("a@x.example", "Login", "2026-03-07 09:00:00", None)])
+    cfg = omni_config(omni.url, omni__dashboard=True, omni__history_poll_seconds=0.001)
+    omni.set_dashboard([{"agent": "a@x.example", "user_short_name": "A", "capacity": 1,
+                         "status": "available", "attendance": []}])
+    d = Driver(cfg, clock=lambda: t - 60)
+    d.run()
+    omni.set_dashboard([{"agent": "a@x.example", "user_short_name": "A", "capacity": 1,
+                         "status": "pause", "attendance": []}])
+    d2 = Driver(omni_config(omni.url, omni__dashboard=True, omni__history=False,
+                            omni__organization="org-1"), clock=lambda: t, state=d.state)
+    d2.run()
+    omni.add_rows([row("a@x.example", "Almoço", "2026-03-07 10:00:00", None)])
+    d3 = Driver(cfg, clock=lambda: t + 30, state=d2.state)
+    d3.run()
+    eff = effective(d.events + d2.events + d3.events)
+    assert [(s, r) for *_, s, r in eff] == [(READY, None), (NOT_READY, "Almoço")]
+    # and a later dashboard poll still seeing the pause changes nothing
+    assert Driver(cfg, clock=lambda: t + 60, state=d3.state).run() == []
+
+
+def test_malformed_rows_are_dead_lettered_once_over_polls(omni: FakeOmni) -> None:
+    ids = omni.add_rows([row("a@x.example", "Login", "2026-03-07 08:00:00", None),
+                         row("b@x.example", "Login", "2026-03-07 08:00:00", None)])
+    omni.faults.malformed.add(ids[1])
+    cfg = omni_config(omni.url)
+    d = Driver(cfg)
+    d.run()
+    state, dead = d.state, len(d.dead)
+    for _ in range(2):
+        again = Driver(cfg, state=state)
+        again.run()
+        dead += len(again.dead)
+        state = again.state
+    assert dead == 1
+
+
+def test_a_dashboard_only_connector_needs_its_organization() -> None:
+    from streams.acd.config import ConnectorConfigError
+
+    with pytest.raises(ConnectorConfigError, match=r"\[omni\] organization: required"):
+        omni_config("http://x", omni__dashboard=True, omni__history=False,
+                    omni__organization=None)
+
+
+def test_names_learned_from_the_report_survive_a_restart(omni: FakeOmni) -> None:
+    omni.add_rows([{"agent_id": "1", "agente": "Ana Lima", "agent": "ana@acme.example",
+                    "evento": "Login", "data_inicio": "2026-03-07 08:00:00", "data_fim": None}])
+    d = Driver(omni_config(omni.url))
+    d.run()
+    omni.set_dashboard([{"agent": "ana.l", "user_short_name": "Ana Lima", "capacity": 2,
+                         "status": "pause", "attendance": []}])
+    later = Driver(omni_config(omni.url, omni__dashboard=True, omni__history=False),
+                   clock=lambda: 1772900000.0, state=d.state).run()
+    assert [e["acdAgentId"] for e in later] == ["username:ana@acme.example"]

@@ -248,7 +248,7 @@ def test_the_token_is_not_in_debug_logs(ccai: FakeCcai, caplog: pytest.LogCaptur
     cfg = ccai_config(ccai.url)
     Driver(cfg).run()
     text = "\n".join(r.getMessage() + str(r.args) for r in caplog.records) + repr(cfg)
-    assert "GET manager/api/v1/agent_activity_logs" in text or "statuses" in text
+    assert "HTTP 503" in text  # the retry was logged (at DEBUG everything is)
     assert CCAI_TOKEN not in text
     import base64
 
@@ -331,3 +331,28 @@ def test_no_reconciling_while_the_log_is_caught_up(ccai: FakeCcai) -> None:
     events = d.run(polls=4)
     assert len(events) == 42
     assert all(e["eventId"].split(":")[2] == "log" for e in events)
+
+
+def test_the_token_is_not_in_a_refusal_logged_or_raised(ccai: FakeCcai,
+                                                        caplog: pytest.LogCaptureFixture
+                                                        ) -> None:
+    from streams.acd.connector import Connector
+    from streams.settings import WorkerSettings
+
+    caplog.set_level(logging.DEBUG)
+    ccai.faults.fail_next = [400]
+    cfg = ccai_config(ccai.url)
+    conn = Connector(WorkerSettings(broker_url="kafka://127.0.0.1:1"), cfg)
+    conn.source.restore(None)
+
+    import asyncio
+
+    async def go() -> bool:
+        try:
+            return await conn.poll_once()
+        finally:
+            await conn.source.close()
+
+    assert asyncio.run(go()) is False  # the poll failed, logged, to be tried again
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP 400" in text and CCAI_TOKEN not in text

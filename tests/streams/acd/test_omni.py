@@ -333,3 +333,17 @@ def test_names_learned_from_the_report_survive_a_restart(omni: FakeOmni) -> None
     later = Driver(omni_config(omni.url, omni__dashboard=True, omni__history=False),
                    clock=lambda: 1772900000.0, state=d.state).run()
     assert [e["acdAgentId"] for e in later] == ["username:ana@acme.example"]
+
+
+def test_a_refused_login_names_no_credential(omni: FakeOmni,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    from streams.acd.http import Unauthorized
+
+    caplog.set_level(logging.DEBUG)
+    cfg = omni_config(omni.url)
+    cfg.secrets["password"] = type(cfg.secrets["password"])("wrong-pw-123")
+    with pytest.raises(Unauthorized) as err:
+        Driver(cfg).run()
+    text = "\n".join(r.getMessage() for r in caplog.records) + str(err.value)
+    assert "401" in text
+    assert "wrong-pw-123" not in text and OMNI_KEY not in text

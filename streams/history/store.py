@@ -7,12 +7,14 @@ nothing, and a failed batch leaves nothing half-written.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
 import orjson
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from streams.history.rows import Rows, event_key
@@ -25,6 +27,7 @@ from streams.history.schema import (
 )
 
 CHUNK = 1000  # rows per statement
+DEADLOCK_RETRIES = 3
 
 
 def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -81,9 +84,22 @@ class HistoryStore:
             return (await conn.execute(query)).first() is not None
 
     async def write(self, rows: Rows) -> None:
+        """Every row in one transaction. Writers (a worker's sink, a recompute) upsert
+        the tables in the same order and each table's rows in key order, so their row
+        locks are taken in one order; a deadlock PostgreSQL reports anyway is retried."""
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                await self._write(rows)
+                return
+            except DBAPIError as exc:
+                if attempt == DEADLOCK_RETRIES or "deadlock" not in str(exc).lower():
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _write(self, rows: Rows) -> None:
         async with self.engine.begin() as conn:
-            for chunk in _chunks(_unique(rows.states, ("tenant_id", "acd_server_id",
-                                                       "acd_agent_id", "event_key"))):
+            state_key = ("tenant_id", "acd_server_id", "acd_agent_id", "event_key")
+            for chunk in _chunks(_keyed(_unique(rows.states, state_key), state_key)):
                 stmt = insert(state_events).values(chunk)
                 # id-less duplicates: a numeric reason wins over the same text (as in the core)
                 await conn.execute(stmt.on_conflict_do_update(
@@ -91,7 +107,8 @@ class HistoryStore:
                     set_={"reason_is_int": text(
                         "GREATEST(state_events.reason_is_int, excluded.reason_is_int)")},
                     where=state_events.c.event_id.is_(None)))
-            for chunk in _chunks(_latest(rows.schedules)):
+            for chunk in _chunks(_keyed(_latest(rows.schedules),
+                                        ("tenant_id", "agent_id", "body_sha256"))):
                 stmt = insert(schedule_messages).values(chunk)
                 # the same message again: only its latest receipt counts (see schema)
                 await conn.execute(stmt.on_conflict_do_update(
@@ -100,7 +117,8 @@ class HistoryStore:
                           "kafka_offset": stmt.excluded.kafka_offset,
                           "received_at": stmt.excluded.received_at},
                     where=schedule_messages.c.received_at <= stmt.excluded.received_at))
-            directory = list(rows.directory.values())
+            directory = _keyed(list(rows.directory.values()),
+                               ("tenant_id", "acd_server_id", "acd_agent_id"))
             for chunk in _chunks(directory):
                 stmt = insert(agent_directory).values(chunk)
                 await conn.execute(stmt.on_conflict_do_update(
@@ -108,11 +126,12 @@ class HistoryStore:
                     set_={"agent_id": stmt.excluded.agent_id,
                           "updated_at": stmt.excluded.updated_at},
                     where=agent_directory.c.updated_at <= stmt.excluded.updated_at))
-            gone = [k for k, v in rows.summaries.items() if v is None]
+            gone = sorted(k for k, v in rows.summaries.items() if v is None)
             if gone:
                 await conn.execute(delete(day_summaries)
                                    .where(day_summaries.c.topic_key.in_(gone)))
-            present = [v for v in rows.summaries.values() if v is not None]
+            present = _keyed([v for v in rows.summaries.values() if v is not None],
+                             ("tenant_id", "day", "agent_id"))
             for chunk in _chunks(present):
                 stmt = insert(day_summaries).values(chunk)
                 await conn.execute(stmt.on_conflict_do_update(
@@ -120,13 +139,18 @@ class HistoryStore:
                     set_={"summary": stmt.excluded.summary, "as_of": stmt.excluded.as_of,
                           "updated_at": stmt.excluded.updated_at,
                           "topic_key": stmt.excluded.topic_key}))
-            for chunk in _chunks(list(rows.alerts.values())):
+            for chunk in _chunks(_keyed(list(rows.alerts.values()), ("tenant_id", "alert_id"))):
                 stmt = insert(alerts).values(chunk)
                 await conn.execute(stmt.on_conflict_do_update(
                     index_elements=["tenant_id", "alert_id"],
                     set_={"end_ts": stmt.excluded.end_ts, "body": stmt.excluded.body,
                           "updated_at": stmt.excluded.updated_at},
                     where=stmt.excluded.end_ts.is_not(None)))  # STARTED never undoes ENDED
+
+
+def _keyed(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows in the order of their conflict key (the order their row locks are taken)."""
+    return sorted(rows, key=lambda r: tuple(str(r[c]) for c in key))
 
 
 def _latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""`rta bench core|pipeline|recompute|connect`: performance figures."""
+"""`rta bench core|pipeline|recompute|connect|soak`: performance figures."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                               broker=args.local_broker)
         return bench_pipeline(agents=args.agents, days=args.days, live_seconds=args.live_seconds,
                               broker=args.local_broker)
+    if args.what == "soak":
+        from streams.local.bench_soak import bench_soak
+
+        return bench_soak(agents=args.agents, chunks=args.chunks, broker=args.local_broker)
     if args.what == "connect":
         from streams.local.bench_connect import bench_connect
 
@@ -37,7 +41,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("bench", help="print performance figures")
-    p.add_argument("what", choices=["core", "pipeline", "recompute", "connect"])
+    p.add_argument("what", choices=["core", "pipeline", "recompute", "connect", "soak"])
     p.add_argument("--agents", type=int, default=2000)
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--baseline-agents", type=int, default=100,
@@ -48,9 +52,11 @@ def register(sub: Any) -> None:
                    help="pipeline: skip the backlog; seed --agents logged-in agents and "
                         "measure live latency at that scale")
     p.add_argument("--local-broker", choices=["tansu", "kafka"], default="tansu",
-                   help="pipeline, connect: the local broker to measure on (default tansu)")
+                   help="pipeline, connect, soak: the local broker to measure on (default tansu)")
     p.add_argument("--rate", type=float, default=1.0,
                    help="connect: the platform's limit, requests per second (CCAI: 1)")
+    p.add_argument("--chunks", type=int, default=8,
+                   help="soak: the parts the day is produced in (a memory sample after each)")
     p.add_argument("--per", type=int, default=100,
                    help="connect: activity log records per page")
     p.add_argument("--jobs", type=jobs, default=[1],

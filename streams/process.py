@@ -1,5 +1,6 @@
 """The processes beside the workers (``rta forward``, ``rta connect``): logging to
-stderr, SIGTERM and Ctrl-C as a stop event, an OS error as exit status 2."""
+stderr (text or JSON lines: ``streams.logs``), SIGTERM and Ctrl-C as a stop event, an
+OS error as exit status 2."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # its retries: our warnings
+from streams.logs import LogFormat, configure_logging, say
 
 
 def stop_event() -> asyncio.Event:
@@ -27,11 +23,11 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
-def run_side(command: str, level: str, serve: Callable[[asyncio.Event], Awaitable[None]]
-             ) -> int:
+def run_side(command: str, level: str, serve: Callable[[asyncio.Event], Awaitable[None]],
+             log_format: LogFormat = "text") -> int:
     """``serve(stop)`` until a signal sets ``stop``: 0, or 2 for an OS error (a port
     in use, a broker that cannot be reached), printed as ``command: error``."""
-    configure_logging(level)
+    configure_logging(level, log_format, command)
 
     async def main() -> None:
         await serve(stop_event())
@@ -39,6 +35,6 @@ def run_side(command: str, level: str, serve: Callable[[asyncio.Event], Awaitabl
     try:
         asyncio.run(main())
     except OSError as exc:
-        print(f"{command}: {exc}", file=sys.stderr)
+        say(f"{command}: {exc}", logging.ERROR)
         return 2
     return 0

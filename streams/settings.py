@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,10 @@ class WorkerSettings(BaseSettings):
     store: str = "memory://"  # "rocksdb://" in production
     partitions: int = Field(4, ge=1)
     replication_factor: int = Field(1, ge=1)
+    # create missing topics at start-up (idempotent: workers starting together may
+    # race); false for a managed cluster where the app may not create topics: the
+    # topics are only checked, and a missing one is an error naming it
+    create_topics: bool = True
 
     topic_state: str = "rta.agent-state"
     topic_schedule: str = "rta.schedule"
@@ -71,6 +76,11 @@ class WorkerSettings(BaseSettings):
     producer_linger: float = 0.01
     producer_max_batch_size: int = 16384
     log_level: str = "info"
+    # text (the default) or JSON lines on stderr (streams/logs.py), for every process
+    log_format: Literal["text", "json"] = "text"
+    # SIGTERM: how long the worker may take to finish the batch in hand, publish what
+    # is pending and commit, before it stops anyway (docs/ARCHITECTURE.md, "Shutdown")
+    shutdown_grace_seconds: float = Field(20.0, gt=0)
     # history in PostgreSQL: postgresql+asyncpg://USER@HOST:PORT/DB (None: no history)
     database_url: str | None = None
     history_batch_max: int = Field(2000, ge=1)  # records per history database transaction

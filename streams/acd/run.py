@@ -35,4 +35,5 @@ async def serve_connector(settings: WorkerSettings, config: ConnectorConfig,
 
 def run_connect(settings: WorkerSettings, config: ConnectorConfig, web_port: int | None) -> int:
     return run_side("rta connect", settings.log_level,
-                    lambda stop: serve_connector(settings, config, web_port, stop))
+                    lambda stop: serve_connector(settings, config, web_port, stop),
+                    settings.log_format)

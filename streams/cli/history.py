@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import date
 from typing import Any
@@ -37,11 +38,14 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
     from streams.history.migrate import NotMigrated
     from streams.history.runner import recompute, report
+    from streams.logs import configure_logging, say
 
     settings = settings_from(args)
+    if settings.log_format == "json":  # (text: as before, warnings only, plain)
+        configure_logging(settings.log_level, "json", "rta recompute")
     if not settings.database_url:
-        print("rta recompute: no database: pass --database-url or set RTA_DATABASE_URL",
-              file=sys.stderr)
+        say("rta recompute: no database: pass --database-url or set RTA_DATABASE_URL",
+            logging.ERROR)
         return 2
     tenants = load_tenants(str(settings.tenants_file) if settings.tenants_file else None,
                            settings.default_time_zone)
@@ -50,9 +54,9 @@ def cmd_recompute(args: argparse.Namespace) -> int:
                                       args.to_day, args.agent, int(time.time() * 1000),
                                       publish=not args.no_publish, jobs=args.jobs))
     except (NotMigrated, ValueError) as exc:
-        print(f"rta recompute: {exc}", file=sys.stderr)
+        say(f"rta recompute: {exc}", logging.ERROR)
         return 2
-    print(report(stats), file=sys.stderr)
+    say(report(stats))
     return 0
 
 

@@ -35,4 +35,5 @@ async def serve_forwarder(settings: WorkerSettings, config: WfmConfig, web_port:
 
 def run_forward(settings: WorkerSettings, config: WfmConfig, web_port: int | None) -> int:
     return run_side("rta forward", settings.log_level,
-                    lambda stop: serve_forwarder(settings, config, web_port, stop))
+                    lambda stop: serve_forwarder(settings, config, web_port, stop),
+                    settings.log_format)

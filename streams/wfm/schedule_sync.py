@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaProducer
 
 from rta.calendar import DayCalendar
 from streams.kafka import latest_values
+from streams.logs import configure_logging
 from streams.process import stop_event
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
@@ -245,8 +246,7 @@ def run_sync(settings: WorkerSettings, config: WfmConfig, time_zone: str, once: 
              out: TextIO | None = None) -> int:
     """``rta schedules sync``: one JSON line per pass on ``out`` (stdout), logs on
     stderr; SIGTERM or Ctrl-C stop it between passes."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("info", settings.log_format, "rta schedules sync")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its retries: our warnings
     stream = out or sys.stdout
 

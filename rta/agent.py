@@ -457,7 +457,8 @@ class AgentReducer:
         if newest is not None and ts < newest - self.ctx.horizon_ms:
             outs.append(Rejected(
                 f"event at {ts} is older than the lateness horizon "
-                f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})"))
+                f"({self.ctx.horizon_ms // 1000} s before the identity's newest event {newest})",
+                cause="horizon"))
         else:
             # an event the log places at or before one of its identity's already applied
             # (the same place: that very record): with history dropped before the floor,
@@ -481,7 +482,8 @@ class AgentReducer:
                     cal.iso(cal.ordinal(self.floor) - 1), event))
             if res.status == "conflict":
                 outs.append(Rejected(
-                    f"eventId {event_id!r} was already applied with another body"))
+                    f"eventId {event_id!r} was already applied with another body",
+                    cause="conflict"))
             else:
                 # entries later in the log that this event (or this copy of it, first
                 # in the log) puts beyond the horizon
@@ -489,11 +491,12 @@ class AgentReducer:
                 if res.displaced is not None:
                     outs.append(Rejected(
                         f"eventId {event_id!r} was already applied with another body",
-                        self._state_json(identity, res.displaced)))
+                        self._state_json(identity, res.displaced), cause="conflict"))
                 outs.extend(Rejected(
                     f"event at {e.ts} is older than the lateness horizon "
                     f"({self.ctx.horizon_ms // 1000} s before the identity's event {ts}, "
-                    "earlier in the log)", self._state_json(identity, e)) for e in gone)
+                    "earlier in the log)", self._state_json(identity, e), cause="horizon")
+                    for e in gone)
                 if res.displaced is not None or gone:
                     self.newest = max(t.newest for t in self._order if t.newest is not None)
                     first = min([ts, *(e.ts for e in gone)] + (

@@ -63,7 +63,7 @@ class Engine:
         too_far = None if now is None else future_rejection(ev, now, ctx.settings)
         if too_far is not None:
             self.counters["rejected_future"] += 1
-            return [Rejected(too_far, ev.to_json())]
+            return [Rejected(too_far, ev.to_json(), cause="future")]
         key = (ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
         agent_key = self.directory.get(key)
         if agent_key is None:
@@ -83,7 +83,7 @@ class Engine:
             if isinstance(o, Rejected):
                 late = "horizon" in o.reason
                 self.counters["rejected_late" if late else "rejected_conflict"] += 1
-                o = Rejected(o.reason, ev.to_json())
+                o = Rejected(o.reason, ev.to_json(), cause=o.cause)
             fixed.append(o)
         return fixed
 
@@ -94,7 +94,7 @@ class Engine:
         self.counters["held"] += 1
         self.counters["rejected_held_overflow"] += len(dropped)
         reason = hold_overflow_reason("/".join(key[1:]) + f" of tenant {key[0]}", ctx.settings)
-        return [Rejected(reason, old.to_json()) for old in dropped]
+        return [Rejected(reason, old.to_json(), cause="hold_overflow") for old in dropped]
 
     # ------------------------------------------------------------------ schedules
     def apply_schedule(self, msg: ScheduleMessage, now: int | None = None) -> list[Output]:
@@ -129,7 +129,7 @@ class Engine:
                         self.counters["rejected_conflict"] += 1
                         outs.append(Rejected(
                             f"eventId {ev.event_id!r} was already applied with another body",
-                            ev.to_json()))
+                            ev.to_json(), cause="conflict"))
                 self.counters["released"] += len(held)
             self.directory[key] = agent_key
             agent.add_identity((server, acd), timeline)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +40,24 @@ class AlertOut(_AgentOutput):
     alert: dict[str, Any]
 
 
+#: Why an input was not applied, in a few fixed kinds (the dead letters' metric label):
+#: not a valid message; timestamped too far in the future; older than the lateness
+#: horizon (or reaching days that are final); an unknown identity's hold full; an
+#: eventId applied before with another body; anything else.
+Cause = Literal["malformed", "future", "horizon", "hold_overflow", "conflict", "other"]
+CAUSES: tuple[Cause, ...] = ("malformed", "future", "horizon", "hold_overflow", "conflict",
+                             "other")
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """An input not applied (dead letter): ``reason`` says why."""
+    """An input not applied (dead letter): ``reason`` says why, ``cause`` in which of
+    the fixed kinds (:data:`CAUSES`)."""
 
     reason: str
     payload: dict[str, Any] = field(default_factory=dict)
     kind: str = "state"
+    cause: Cause = "other"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import bisect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -42,11 +44,56 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what generate_latest writes: text format 0.0.4
-Figure = tuple[str, str, str, float]  # (name, "counter" or "gauge", help, value)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A labelled family's samples: ``labels`` (the label names) and one value per
+    tuple of label values. Label values are small fixed sets (topics, kinds), never
+    agent or tenant ids."""
+
+    labels: tuple[str, ...]
+    values: Mapping[tuple[str, ...], float]
+
+
+class Buckets:
+    """A histogram's counts, kept where it is observed (a worker step) and read by
+    :class:`Figures` at each scrape: cumulative per ``le`` bound, a sum, a count."""
+
+    def __init__(self, bounds: Sequence[float] = BUCKETS) -> None:
+        self.bounds = tuple(sorted(bounds))
+        self.counts = [0] * len(self.bounds)  # per bucket (not cumulative)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.count += 1
+        self.sum += value
+        i = bisect.bisect_left(self.bounds, value)
+        if i < len(self.counts):
+            self.counts[i] += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, total = [], 0
+        for bound, n in zip(self.bounds, self.counts, strict=True):
+            total += n
+            out.append((f"{bound:g}", float(total)))
+        out.append(("+Inf", float(self.count)))
+        return out
+
+
+#: (name, "counter", "gauge" or "histogram", help, value): a number (unlabelled), a
+#: :class:`Labelled` (counter or gauge) or :class:`Buckets` (histogram)
+Figure = tuple[str, str, str, float | Labelled | Buckets]
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # (untyped in prometheus-client)
 
@@ -60,8 +107,9 @@ class Figures:
     """A custom collector over figures kept elsewhere.
 
     ``source()`` is called at every scrape; each ``(name, kind, help, value)``
-    it returns becomes one unlabelled counter or gauge family. A counter's name
-    must end in ``_total`` (written as given; see the module's notes).
+    it returns becomes one family: a counter or gauge, unlabelled (a number) or
+    labelled (:class:`Labelled`), or a histogram (:class:`Buckets`). A counter's
+    name must end in ``_total`` (written as given; see the module's notes).
     """
 
     def __init__(self, source: Callable[[], Iterable[Figure]]) -> None:
@@ -69,14 +117,31 @@ class Figures:
 
     def collect(self) -> Iterable[Metric]:
         for name, kind, help_, value in self.source():
+            if kind == "histogram":
+                if not isinstance(value, Buckets):
+                    raise ValueError(f"histogram {name!r}: its value is a Buckets")
+                yield HistogramMetricFamily(name, help_, buckets=value.cumulative(),
+                                            sum_value=value.sum)
+                continue
+            if isinstance(value, Buckets):
+                raise ValueError(f"{name!r}: Buckets are a histogram's")
             if kind == "counter":
                 if not name.endswith("_total"):
                     raise ValueError(f"counter {name!r}: a counter's name ends in _total")
-                yield CounterMetricFamily(name, help_, value=value)
+                family: Metric = (CounterMetricFamily(name, help_, labels=value.labels)
+                                  if isinstance(value, Labelled)
+                                  else CounterMetricFamily(name, help_, value=value))
             elif kind == "gauge":
-                yield GaugeMetricFamily(name, help_, value=value)
+                family = (GaugeMetricFamily(name, help_, labels=value.labels)
+                          if isinstance(value, Labelled)
+                          else GaugeMetricFamily(name, help_, value=value))
             else:
-                raise ValueError(f"{name!r}: unknown kind {kind!r} (counter or gauge)")
+                raise ValueError(f"{name!r}: unknown kind {kind!r} (counter, gauge or "
+                                 "histogram)")
+            if isinstance(value, Labelled):
+                for label_values, v in sorted(value.values.items()):
+                    family.add_metric(list(label_values), v)  # type: ignore[attr-defined]
+            yield family
 
 
 def _le(bound: str) -> str:

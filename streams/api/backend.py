@@ -34,7 +34,7 @@ from streams.api.auth import Authenticator
 from streams.api.ports import Session, Unavailable
 from streams.api.views import TopicViews
 from streams.codec import agent_key, encode, identity_key, unpack_value
-from streams.metrics import Figure
+from streams.metrics import Figure, Labelled
 from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.api")
@@ -295,20 +295,50 @@ class WorkerBackend:
                        "recovered": bool(self.rt.ready)},
             "views": {"ok": self.views.caught_up, "lagRecords": self.views.lag()},
         }
-        return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
+        # stopping (SIGTERM): not ready, so a load balancer sends nothing more here
+        ready = all(c["ok"] for c in checks.values()) and not self.rt.stopping
+        return {"ready": ready, "checks": checks}
 
     def engine_metrics(self) -> list[Figure]:
         c = self.rt.counters
-        out = [(f"rta_{name}_total", "counter", help_, float(c.get(name, 0)))
-               for name, help_ in (
-                   ("routed", "input state events routed"),
-                   ("applied", "inputs applied by the reducers"),
-                   ("held", "state events held for an unknown ACD identity"),
-                   ("released", "held events released to their agent"),
-                   ("deadletter", "records sent to the dead-letter topic"),
-                   ("summaries", "day summaries published"),
-                   ("restored", "reducers restored from their snapshot"),
-                   ("pruned", "snapshots pruned to the lateness horizon"))]
+        rt = self.rt
+        out: list[Figure] = [
+            (f"rta_{name}_total", "counter", help_, float(c.get(name, 0)))
+            for name, help_ in (
+                ("routed", "input state events routed"),
+                ("applied", "inputs applied by the reducers"),
+                ("held", "state events held for an unknown ACD identity"),
+                ("released", "held events released to their agent"),
+                ("summaries", "day summaries published"),
+                ("restored", "reducers restored from their snapshot"),
+                ("pruned", "snapshots pruned to the lateness horizon"))]
+
+        def by(label: str, values: dict[str, int]) -> Labelled:
+            return Labelled((label,), {(k,): float(v) for k, v in values.items()})
+
+        out += [
+            ("rta_deadletter_total", "counter",
+             "records sent to the dead-letter topic, by cause (malformed, future, horizon, "
+             "hold_overflow, conflict, other)", by("reason", rt.deadletters)),
+            ("rta_records_in_total", "counter",
+             "records taken by the worker's steps, by topic", by("topic", rt.records_in)),
+            ("rta_records_out_total", "counter",
+             "records the worker's steps and timers sent (outputs, internal topics, "
+             "changelogs), by topic", by("topic", rt.records_out)),
+            ("rta_consumer_lag_records", "gauge",
+             "records between the committed offsets of this worker's partitions and the "
+             "log ends, by topic (measured every 5 s)", by("topic", rt.lag)),
+            ("rta_status_latency_seconds", "histogram",
+             "from a router taking a state event to the agent's status it led to being "
+             "sent (wall clock; events held for an unknown identity not counted)",
+             rt.status_latency),
+            ("rta_snapshot_bytes", "gauge",
+             "bytes of the agents' snapshots this worker holds (as in the changelog)",
+             float(sum(rt.snapshot_bytes.values()))),
+            ("rta_recovery_seconds", "gauge",
+             "the last table recovery after an assignment, in seconds (NaN before one)",
+             float(rt.recovery_seconds)),
+        ]
         out += [
             ("rta_reducers", "gauge", "agents held in memory by this worker",
              float(len(self.rt.reducers))),

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from rta.config import TenantSettings
 from rta.models import ScheduleMessage, StateEvent
+from streams.metrics import Figure
 
 
 @dataclass(frozen=True)
@@ -75,5 +76,5 @@ class Backend(Protocol):
     def health(self) -> dict[str, Any]:
         """``{"ready": bool, "checks": {name: {"ok": bool, ...}}}``."""
 
-    def engine_metrics(self) -> list[tuple[str, str, str, float]]:
+    def engine_metrics(self) -> list[Figure]:
         """Engine figures for ``/metrics``: (name, "counter" or "gauge", help, value)."""

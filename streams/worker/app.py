@@ -37,7 +37,7 @@ from rta.config import TenantsConfig
 from streams.settings import WorkerSettings
 from streams.worker import directory, faust_fixes, rebalance, reducers, routing, timers
 from streams.worker.context import Worker
-from streams.worker.runtime import STALL_CHECK_SECONDS
+from streams.worker.runtime import LAG_SECONDS, STALL_CHECK_SECONDS
 
 
 def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
@@ -73,8 +73,11 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     # its body has finished; a body that raises stops the worker (Worker.guarded).
     def consume(topic: Any, batch_max: int, what: str,
                 step: Callable[[Worker, list[Any]], Awaitable[None]]) -> None:
+        name = topic.get_topic_name()
+
         async def run(stream: Any) -> None:
             async for events in stream.take_events(batch_max, settings.batch_within):
+                w.rt.took(name, len(events))
                 await w.guarded(what, step, events)
 
         app.agent(topic, name=f"rta.worker.{step.__name__}")(run)
@@ -100,6 +103,7 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
     every(STALL_CHECK_SECONDS, timers.watch_reading)
     every(settings.stats_seconds, timers.stats)
     every(2.0, timers.restore_assigned)
+    every(LAG_SECONDS, timers.measure_lag)
 
     rebalance.connect(w)
 

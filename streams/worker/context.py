@@ -5,18 +5,22 @@ around a batch."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import weakref
 from typing import Any
 
 import faust
+import orjson
 from faust.streams import _current_event
 from faust.types import TP
 
 from rta.config import TenantsConfig
-from rta.outputs import RecomputeNeeded, Rejected
+from rta.outputs import Cause, RecomputeNeeded, Rejected
 from streams.codec import agent_key, dead_letter, encode, pack_value, unpack_value
 from streams.settings import WorkerSettings
 from streams.worker.runtime import Runtime, _At, now_ms, stop_unacked
+
+log = logging.getLogger("rta.worker")
 
 
 class Worker:
@@ -56,11 +60,37 @@ class Worker:
         # identity -> [[timestamp, arrival, compact event, held at], ...]
         self.held = table("held")
         self.agents = table("agents")  # tenant:agent -> reducer snapshot
+        self._count_recovered_snapshots()
         self.rt.highwater = self.highwater
         self.rt.upstream_state = self.upstream_state
         self._upstream_topics = {self.state_in.get_topic_name(),
                                  self.schedule_in.get_topic_name(),
                                  self.directory_topic.get_topic_name()}
+
+    def _count_recovered_snapshots(self) -> None:
+        """``rta_snapshot_bytes`` covers the snapshots a recovery brings in as well as
+        those this worker writes (``put``): the changelog records' sizes, as they pass."""
+        table, sizes = self.agents, self.rt.snapshot_bytes
+        apply = table.apply_changelog_batch
+
+        def apply_changelog_batch(batch: Any) -> None:
+            batch = list(batch)
+            for event in batch:
+                msg = event.message
+                with contextlib.suppress(Exception):  # a figure: never stop the recovery
+                    key = orjson.loads(msg.key) if isinstance(msg.key, bytes) else msg.key
+                    if msg.value is None:
+                        sizes.pop(key, None)
+                    else:
+                        sizes[key] = len(msg.value)
+            apply(batch)
+
+        table.apply_changelog_batch = apply_changelog_batch
+
+    def consumed_topics(self) -> list[str]:
+        """The topics the worker's steps read (the consumer lag's labels)."""
+        return [self.state_in.get_topic_name(), self.schedule_in.get_topic_name(),
+                self.directory_topic.get_topic_name(), self.agent_input.get_topic_name()]
 
     # ------------------------------------------------------------------ the group
     def generation(self) -> int:
@@ -105,20 +135,34 @@ class Worker:
     # ------------------------------------------------------------------ output
     async def send(self, topic: Any, **kw: Any) -> Any:
         """Every record the worker writes (outputs, internal topics, changelogs) goes
-        through here: none after the process stood still (``FreezeWatch``)."""
+        through here: none after the process stood still (``FreezeWatch``). Counted
+        per topic (``rta_records_out_total``)."""
         self.rt.freeze.check()
+        name = topic.get_topic_name()
+        out = self.rt.records_out
+        out[name] = out.get(name, 0) + 1
         return await topic.send(**kw)
 
-    async def to_deadletter(self, event: Any, reason: str, value: bytes | None = None) -> Any:
-        """Send the event's message to the dead-letter topic; returns the delivery future."""
+    async def to_deadletter(self, event: Any, reason: str, value: bytes | None = None,
+                            cause: Cause = "other") -> Any:
+        """Send the event's message to the dead-letter topic; returns the delivery future.
+        ``cause``: which of the fixed kinds (``rta.outputs.CAUSES``) the reason is."""
         msg = event.message
-        self.rt.count("deadletter")
+        self.rt.dead_lettered(cause)
+        log.info("dead letter (%s): %s", cause, reason[:300], extra={
+            "topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
         return await self.send(self.deadletter_out, key=msg.key, value=dead_letter(
             msg.topic, msg.partition, msg.offset, msg.key,
             msg.value if value is None else value, reason, now_ms()))
 
     async def reject(self, source_key: bytes | None, rej: Rejected, topic_name: str) -> Any:
-        self.rt.count("deadletter")
+        """A core rejection (``Rejected``, its ``cause`` decided by the core) to the
+        dead-letter topic."""
+        self.rt.dead_lettered(rej.cause)
+        payload = rej.payload
+        log.info("dead letter (%s): %s", rej.cause, rej.reason[:300], extra={
+            "topic": topic_name, "tenant": payload.get("tenantId"),
+            "agent": payload.get("agentId") or payload.get("agentKey")})
         return await self.send(self.deadletter_out, key=source_key, value=dead_letter(
             topic_name, None, None, source_key, encode(rej.payload), rej.reason, now_ms()))
 
@@ -143,11 +187,14 @@ class Worker:
         except Exception as exc:
             stop_unacked(step, exc)
 
-    def state_item(self, tenant: str, agent: str, compact: list[Any]
+    def state_item(self, tenant: str, agent: str, compact: list[Any], at: int | None = None
                    ) -> tuple[int, dict[str, Any]]:
-        """An agent-input item for a state event, with the partition of its agent."""
-        return (self.rt.partition_of(agent_key(tenant, agent)),
-                {"k": "s", "t": tenant, "a": agent, "e": compact})
+        """An agent-input item for a state event, with the partition of its agent.
+        ``at``: when the router took it (wall clock, ms), for the status latency."""
+        item: dict[str, Any] = {"k": "s", "t": tenant, "a": agent, "e": compact}
+        if at is not None:
+            item["r"] = at
+        return self.rt.partition_of(agent_key(tenant, agent)), item
 
     async def send_items(self, by_partition: dict[int, list[Any]]) -> list[Any]:
         """Send agent-input items, one record per partition and chunk (at most
@@ -182,6 +229,11 @@ class Worker:
         data = None
         if value is not None:
             value, data = pack_value(value)
+        if tbl is self.agents:  # rta_snapshot_bytes
+            if data is None:
+                self.rt.snapshot_bytes.pop(key, None)
+            else:
+                self.rt.snapshot_bytes[key] = len(data)
         # the RocksDB store picks its per-partition database from the current event:
         # stand in one of this partition
         stand_in = _At(partition)
@@ -250,7 +302,8 @@ class Worker:
                 f"worker (days up to {o.last} are: more than the lateness horizon before "
                 f"the agent's newest event and the input watermark), so it was applied "
                 f"here from the next day on only: with a history database the rest happens "
-                f"by itself; run {command} to apply it", o.event), settings.topic_state)
+                f"by itself; run {command} to apply it", o.event, cause="horizon"),
+                settings.topic_state)
         if o.moved is not None:
             m = o.moved
             return await self.reject(None, Rejected(
@@ -259,9 +312,9 @@ class Worker:
                 f"count on agent {m['from']} in days that are final on the worker: run "
                 f"{command} (with a history database this happens by itself)",
                 {"tenantId": o.tenant_id, **m, "agentKey": o.agent_key, "first": o.first,
-                 "last": o.last}, "directory"), settings.topic_schedule)
+                 "last": o.last}, "directory", "horizon"), settings.topic_schedule)
         return await self.reject(None, Rejected(
             f"schedule change applied, but it reaches days that are final on the worker "
             f"({o.first} to {o.last}, before the lateness horizon): run {command} "
-            "(with a history database this happens by itself)", item["b"], "schedule"),
-            settings.topic_schedule)
+            "(with a history database this happens by itself)", item["b"], "schedule",
+            "horizon"), settings.topic_schedule)

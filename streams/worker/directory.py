@@ -77,7 +77,7 @@ async def directory_updates(w: Worker, events: list[Any]) -> None:
                               int(settings.hold_grace_seconds * 1000)):
                     futures.append(await w.reject(event.message.key, Rejected(
                         hold_overflow_reason(ikey, ctx.settings),
-                        state_json(tenant, e)), settings.topic_state))
+                        state_json(tenant, e), cause="hold_overflow"), settings.topic_state))
                 holds[ikey] = (part, items)
                 rt.count("held", len(upd["events"]))
                 log.info("holding %d events of %s (%d held)", len(upd["events"]),

@@ -4,6 +4,7 @@ store drops the entries of partitions that left (faust 0.15.3)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from faust.types import TP
 
 from streams.worker.context import Worker
+
+log = logging.getLogger("rta.worker")
 
 
 def purge_unassigned(app: Any, tables_by_topic: Mapping[str, tuple[Any, ...]],
@@ -95,6 +98,13 @@ def connect(w: Worker) -> None:
         if rt.ready:
             rt.unready_since = time.monotonic()
         rt.ready = False
+        rt.assigned_at = time.monotonic()
+        mine = {tp.partition for tp in assigned
+                if tp.topic == w.agent_input.get_topic_name()}
+        log.info("partitions assigned: agent-input %s (generation %s)", sorted(mine),
+                 w.app.consumer_generation_id)
+        for akey in [k for k in rt.snapshot_bytes if rt.partition_of(k) not in mine]:
+            del rt.snapshot_bytes[akey]
         rt.contig.clear()  # reading starts again at the committed offsets
         rt.input_order.clear()
         rt.dir_order.clear()
@@ -106,6 +116,11 @@ def connect(w: Worker) -> None:
 
     async def recovered(sender: Any, **kwargs: Any) -> None:
         rt.ready = True  # tables hold every changelog record of the assigned partitions
+        if rt.assigned_at is not None:  # rta_recovery_seconds
+            rt.recovery_seconds = time.monotonic() - rt.assigned_at
+            rt.assigned_at = None
+            log.info("tables recovered in %.2f s after the assignment",
+                     rt.recovery_seconds)
 
     w.app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]
     w.app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]

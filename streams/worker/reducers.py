@@ -120,8 +120,11 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
 
 async def reduce_record(w: Worker, event: Any, now: int, futures: list[Any],
                         statuses: dict[str, StatusOut], touched: dict[str, AgentReducer],
-                        alerts: dict[str, list[AlertOut]]) -> None:
-    """Apply one agent-input record's items; what it sends is added to ``futures``."""
+                        alerts: dict[str, list[AlertOut]],
+                        stamps: dict[str, list[int]] | None = None) -> None:
+    """Apply one agent-input record's items; what it sends is added to ``futures``.
+    ``stamps``: per agent, when the routers took the state events applied (the status
+    latency; not for records read again)."""
     rt = w.rt
     try:
         items = orjson.loads(event.value)["items"]
@@ -141,7 +144,10 @@ async def reduce_record(w: Worker, event: Any, now: int, futures: list[Any],
             reducer = reducer_for(w, akey, item["t"])
             touched[akey] = reducer
             outs = await apply_item(w, item, reducer, now, futures)
-            if event.message.offset <= rt.reread.get(akey, -1):
+            reread = event.message.offset <= rt.reread.get(akey, -1)
+            if stamps is not None and "r" in item and not reread:
+                stamps.setdefault(akey, []).append(item["r"])
+            if reread:
                 # read again (a restart re-reads from the committed offset): the
                 # snapshot already holds its effects, and what it rejected or sent
                 # to a recompute then was delivered before that snapshot was saved
@@ -160,7 +166,7 @@ async def reduce_record(w: Worker, event: Any, now: int, futures: list[Any],
                 statuses[o.key] = o
             elif isinstance(o, Rejected):
                 if not o.payload and item["k"] == "s":
-                    o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind)
+                    o = Rejected(o.reason, state_json(item["t"], item["e"]), o.kind, o.cause)
                 futures.append(await w.reject(None, o, w.settings.topic_state))
             elif isinstance(o, RecomputeNeeded):
                 futures.append(await w.recompute_needed(o, item))
@@ -178,14 +184,20 @@ async def reduce_batch(w: Worker, events: list[Any]) -> None:
     statuses: dict[str, StatusOut] = {}  # the last status per agent is enough
     touched: dict[str, AgentReducer] = {}
     alerts: dict[str, list[AlertOut]] = {}
+    stamps: dict[str, list[int]] = {}
     gen = w.generation()
     done = []
     for event in events:
         if not w.stale(event, gen):
-            await reduce_record(w, event, now, futures, statuses, touched, alerts)
+            await reduce_record(w, event, now, futures, statuses, touched, alerts, stamps)
             done.append(event.message)
     for st in statuses.values():  # compacted: superseded by the next one
         await w.send(w.status_out, key=st.key.encode(), value=encode(st.status))
+        # rta_status_latency_seconds: from the router taking each state event that
+        # led to this status to the status handed to the producer
+        sent = now_ms()
+        for at in stamps.get(st.key, ()):
+            rt.status_latency.observe(max(0, sent - at) / 1000)
     await w.delivered(futures)
     # processed, and what they caused delivered: the snapshots saved from now on
     # hold them (``inputThrough``)

@@ -44,14 +44,14 @@ async def route_states(w: Worker, events: list[Any]) -> None:
         try:
             ev = decode_state(event.value, settings.max_message_bytes)
         except DecodeError as exc:
-            futures.append(await w.to_deadletter(event, str(exc)))
+            futures.append(await w.to_deadletter(event, str(exc), cause="malformed"))
             continue
         try:
             ctx = rt.context(ev.tenant_id)
             too_far = future_rejection(ev, now, ctx.settings)
             routed[-1] = (routed[-1][0], routed[-1][1], ev.timestamp)
             if too_far is not None:
-                futures.append(await w.to_deadletter(event, too_far))
+                futures.append(await w.to_deadletter(event, too_far, cause="future"))
                 continue
             # with its place in the log: an identity's events can reach its agent
             # out of log order (rta.timeline)
@@ -60,7 +60,7 @@ async def route_states(w: Worker, events: list[Any]) -> None:
             ikey = identity_key(ev.tenant_id, ev.acd_server_id, ev.acd_agent_id)
             owner = owner_of(w.get(w.directory, ikey))
             if owner is not None:
-                part, item = w.state_item(ev.tenant_id, owner, compact)
+                part, item = w.state_item(ev.tenant_id, owner, compact, now)
                 forwards.setdefault(part, []).append(item)
             else:  # unknown here: the identity's directory partition decides
                 hold = holds.setdefault(ikey, {
@@ -104,7 +104,7 @@ async def route_schedules(w: Worker, events: list[Any]) -> None:
             body = load_json(event.value, w.settings.max_message_bytes)
             msg = parse_schedule(body)
         except (DecodeError, InputError) as exc:
-            futures.append(await w.to_deadletter(event, str(exc)))
+            futures.append(await w.to_deadletter(event, str(exc), cause="malformed"))
             continue
         routed[-1] = (routed[-1][0], routed[-1][1], msg.from_ts)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import os
 import threading
 import time
@@ -15,7 +16,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from rta.agent import MAX_TS, AgentReducer, TenantContext
 from rta.config import TenantsConfig
-from rta.outputs import AlertOut
+from rta.outputs import CAUSES, AlertOut
+from streams.metrics import BUCKETS, Buckets
 from streams.settings import WorkerSettings
 from streams.worker import faust_fixes
 
@@ -24,6 +26,8 @@ SLICE_SECONDS = 0.01  # timers yield the event loop after this much work
 STALL_CHECK_SECONDS = 2.0  # how often the reading of each partition is checked
 HOUR_MS = 3_600_000
 NO_BOUND = MAX_TS  # the watermark when every input partition is idle
+LAG_SECONDS = 5.0  # how often the consumer lag is measured (one end-offsets request)
+LATENCY_BUCKETS = (*BUCKETS, 30.0, 60.0)  # status latency: a backlog takes longer
 
 
 class _At:
@@ -212,6 +216,27 @@ class Runtime:
         # reducers: per agent-input partition, each directory partition's mark (newest
         # event time, idle)
         self.marks: dict[int, dict[Source, tuple[int, bool]]] = {}
+        # SIGTERM (streams/worker/shutdown.py): stopping began; emit passes finished
+        self.stopping = False
+        self.emit_passes = 0
+        # figures for /metrics (docs/ARCHITECTURE.md, "Metrics"), per topic and kind
+        self.records_in: dict[str, int] = {}  # records the steps took, per topic
+        self.records_out: dict[str, int] = {}  # records sent (Worker.send), per topic
+        self.deadletters: dict[str, int] = dict.fromkeys(CAUSES, 0)  # per cause
+        self.lag: dict[str, int] = {}  # input topic -> log end - committed (timer)
+        # router batch start -> the agent's status sent (LATENCY_BUCKETS)
+        self.status_latency = Buckets(LATENCY_BUCKETS)
+        self.snapshot_bytes: dict[str, int] = {}  # agent -> its snapshot's bytes
+        self.recovery_seconds = math.nan  # the last assignment's table recovery
+        self.assigned_at: float | None = None  # when the last assignment came
+
+    def took(self, topic: str, n: int) -> None:
+        """A step took ``n`` records of ``topic`` (``rta_records_in_total``)."""
+        self.records_in[topic] = self.records_in.get(topic, 0) + n
+
+    def dead_lettered(self, cause: str) -> None:
+        self.count("deadletter")
+        self.deadletters[cause] = self.deadletters.get(cause, 0) + 1
 
     def read_state(self, partition: Source, offset: int, ts: int, start: int | None
                    ) -> None:

@@ -19,7 +19,7 @@ from streams.worker import faust_fixes
 from streams.worker.context import Worker
 from streams.worker.outbox import publish_alerts, save
 from streams.worker.reducers import reducer_for
-from streams.worker.runtime import SLICE_SECONDS, now_ms, stop_unacked
+from streams.worker.runtime import LAG_SECONDS, SLICE_SECONDS, now_ms, stop_unacked
 
 log = logging.getLogger("rta.worker")
 
@@ -168,6 +168,34 @@ async def emit_summaries(w: Worker) -> None:
             if fut is not None:
                 await w.delivered([fut])
                 rt.count("pruned")
+    rt.emit_passes += 1
+
+
+async def measure_lag(w: Worker) -> None:
+    """``rta_consumer_lag_records``: per topic the worker's steps consume, the records
+    between the committed offsets of its assigned partitions and their log ends (one
+    end-offsets request every ``LAG_SECONDS``; a partition never committed counts from
+    where its reading started). Kept as it was during a rebalance or when the request
+    fails."""
+    rt, app = w.rt, w.app
+    if app.rebalancing or not rt.ready or rt.stopping:
+        return
+    consumer = app.consumer
+    names = w.consumed_topics()
+    tps = [tp for tp in consumer.assignment() if tp.topic in names]
+    lag = dict.fromkeys(names, 0)
+    if tps:
+        try:
+            ends = await asyncio.wait_for(consumer.highwaters(*tps), LAG_SECONDS)
+        except Exception as exc:  # the broker away: the next pass measures again
+            log.debug("consumer lag not measured: %r", exc)
+            return
+        for tp in tps:
+            end = ends.get(tp)
+            if end is not None:
+                start = faust_fixes.start_offset(consumer, tp) or 0
+                lag[tp.topic] += max(0, int(end) - start)
+    rt.lag = lag
 
 
 async def heal_fetches(w: Worker) -> None:

@@ -16,10 +16,19 @@ from streams.api.app import Api, ApiConfig
 from streams.api.auth import Authenticator, hash_api_key
 from streams.api.backend import WorkerBackend
 from streams.history.sink import HistorySink
-from streams.metrics import BUCKETS, Figure, Figures, histogram, new_registry
+from streams.metrics import (
+    BUCKETS,
+    Buckets,
+    Figure,
+    Figures,
+    Labelled,
+    histogram,
+    new_registry,
+)
 from streams.settings import WorkerSettings
 from streams.wfm.config import WfmConfig
 from streams.wfm.forwarder import Forwarder
+from streams.worker.runtime import LATENCY_BUCKETS, Runtime
 
 # what docs/API.md, docs/HISTORY.md and docs/WFM.md promise, as scraped before
 HTTP = {"rta_http_requests_total": "counter", "rta_http_request_duration_seconds": "histogram",
@@ -28,7 +37,11 @@ HTTP = {"rta_http_requests_total": "counter", "rta_http_request_duration_seconds
 ENGINE = {**{f"rta_{n}_total": "counter" for n in (
     "routed", "applied", "held", "released", "deadletter", "summaries", "restored", "pruned")},
     "rta_reducers": "gauge", "rta_ready": "gauge", "rta_view_lag_records": "gauge",
-    "rta_view_summaries": "gauge", "rta_view_agents": "gauge", "rta_sessions": "gauge"}
+    "rta_view_summaries": "gauge", "rta_view_agents": "gauge", "rta_sessions": "gauge",
+    # issue 19: labelled by topic or cause, a histogram, and three gauges
+    "rta_records_in_total": "counter", "rta_records_out_total": "counter",
+    "rta_consumer_lag_records": "gauge", "rta_status_latency_seconds": "histogram",
+    "rta_snapshot_bytes": "gauge", "rta_recovery_seconds": "gauge"}
 HISTORY = {"rta_history_rows_written_total": "counter",
            "rta_history_write_failures_total": "counter",
            "rta_history_lag_records": "gauge", "rta_history_database_up": "gauge"}
@@ -57,12 +70,20 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def check_figures(text: str, figures: list[Figure]) -> None:
     """Each figure as the hand-written exposition wrote it: ``# TYPE name kind`` and
-    one unlabelled sample ``name value``."""
+    one unlabelled sample ``name value`` (labelled ones: a sample per label value)."""
     typed, got = types(text), samples(text)
     for name, kind, _help, value in figures:
         assert typed[name] == kind
-        assert got[(name, ())] == value
-        assert f"\n{name} " in text  # the sample's name as written, nothing appended
+        if isinstance(value, Labelled):
+            for labels, v in value.values.items():
+                assert got[(name, tuple(zip(value.labels, labels, strict=True)))] == v
+        elif isinstance(value, Buckets):
+            assert got[(f"{name}_count", ())] == value.count
+        elif value != value:  # NaN
+            assert got[(name, ())] != got[(name, ())]
+        else:
+            assert got[(name, ())] == value
+            assert f"\n{name} " in text  # the sample's name as written, nothing appended
 
 
 def sink() -> HistorySink:
@@ -82,8 +103,11 @@ def forwarder() -> Forwarder:
 
 
 def backend(**extra: Any) -> WorkerBackend:
-    rt = SimpleNamespace(counters={"routed": 5, "applied": 4, "deadletter": 1},
-                         reducers={"a": 1, "b": 2}, ready=True)
+    rt = Runtime(WorkerSettings(), TenantsConfig())
+    rt.counters.update({"routed": 5, "applied": 4, "deadletter": 1})
+    rt.reducers.update({"a": 1, "b": 2})  # type: ignore[dict-item]
+    rt.ready = True
+    rt.dead_lettered("malformed")
     app = SimpleNamespace(consumer=None, rebalancing=False)
     return WorkerBackend(app, rt, WorkerSettings(), TenantsConfig.from_toml(""), None, None,
                          None, None, "rta.agent-input", **extra)
@@ -186,6 +210,51 @@ def test_a_counter_keeps_its_name_or_is_refused() -> None:
                                  ("rta_b", "gauge", "h", 2.0)]))
     assert types(generate_latest(ok).decode()) == {"rta_a_total": "counter", "rta_b": "gauge"}
     for bad in (("rta_a", "counter", "h", 1.0), ("rta_a", "summary", "h", 1.0)):
+        registry = new_registry()
+        registry.register(Figures(lambda bad=bad: [bad]))  # type: ignore[misc]
+        with pytest.raises(ValueError):
+            generate_latest(registry)
+
+
+async def test_the_engines_labelled_figures_and_histogram() -> None:
+    """Records in and out by topic, dead letters by cause (every cause, zeros too),
+    consumer lag by topic, the status latency histogram, snapshot bytes and the
+    recovery time, as the worker's runtime keeps them."""
+    b = backend()
+    rt = b.rt
+    rt.took("rta.agent-state", 7)
+    rt.records_out.update({"rta.agent-status": 3, "rta-agents-changelog": 2})
+    rt.dead_lettered("future")
+    rt.dead_lettered("future")
+    rt.lag = {"rta.agent-state": 12, "rta.schedule": 0}
+    for seconds in (0.02, 0.2, 45.0, 120.0):
+        rt.status_latency.observe(seconds)
+    rt.snapshot_bytes.update({"t:1": 1000, "t:2": 500})
+    text, _ = await scrape(api(b))
+    got = samples(text)
+    assert got[("rta_records_in_total", (("topic", "rta.agent-state"),))] == 7
+    assert got[("rta_records_out_total", (("topic", "rta-agents-changelog"),))] == 2
+    assert {labels[0][1]: v for (name, labels), v in got.items()
+            if name == "rta_deadletter_total"} == {
+        "malformed": 1, "future": 2, "horizon": 0, "hold_overflow": 0, "conflict": 0,
+        "other": 0}
+    assert got[("rta_consumer_lag_records", (("topic", "rta.agent-state"),))] == 12
+    buckets = {labels[0][1]: v for (name, labels), v in got.items()
+               if name == "rta_status_latency_seconds_bucket"}
+    assert list(buckets) == [f"{x:g}" for x in LATENCY_BUCKETS] + ["+Inf"]
+    assert (buckets["0.025"], buckets["0.25"], buckets["60"], buckets["+Inf"]) == (1, 2, 3, 4)
+    assert got[("rta_status_latency_seconds_count", ())] == 4
+    assert got[("rta_status_latency_seconds_sum", ())] == pytest.approx(165.22)
+    assert got[("rta_snapshot_bytes", ())] == 1500
+    recovery = got[("rta_recovery_seconds", ())]
+    assert recovery != recovery  # NaN until a recovery was timed
+    rt.recovery_seconds = 1.25
+    assert samples((await scrape(api(b)))[0])[("rta_recovery_seconds", ())] == 1.25
+
+
+def test_figures_refuse_a_histogram_without_buckets() -> None:
+    for bad in (("rta_h_seconds", "histogram", "h", 1.0),
+                ("rta_g", "gauge", "h", Buckets((1.0,)))):
         registry = new_registry()
         registry.register(Figures(lambda bad=bad: [bad]))  # type: ignore[misc]
         with pytest.raises(ValueError):

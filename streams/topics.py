@@ -13,34 +13,109 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.settings import WorkerSettings
 
 
-async def ensure_topics(settings: WorkerSettings) -> list[str]:
-    """Create missing input and output topics; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    await admin.start()
+class TopicsError(OSError):
+    """The topics the engine needs are not there and cannot be made (an error of the
+    environment, like a port in use: the commands exit with status 2)."""
+
+
+class MissingTopics(TopicsError):
+    """``RTA_CREATE_TOPICS=false`` and topics the engine needs do not exist."""
+
+
+def wanted_topics(settings: WorkerSettings) -> dict[str, bool]:
+    """Every topic the engine uses (public, internal, the side processes') ->
+    compacted or not. All get ``RTA_PARTITIONS`` partitions and
+    ``RTA_REPLICATION_FACTOR`` replicas."""
+    internal = internal_topics(settings)
+    compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions,
+                 settings.topic_schedule_sync, settings.topic_acd_checkpoints,
+                 *(n for n, c in internal.items() if c)}
+    names = [*settings.input_topics(), *settings.output_topics(), settings.topic_sessions,
+             settings.topic_recompute, settings.topic_schedule_sync,
+             settings.topic_acd_checkpoints, *internal]
+    return {name: name in compacted for name in names}
+
+
+def new_topics(settings: WorkerSettings, names: list[str]) -> list[NewTopic]:
+    wanted = wanted_topics(settings)
+    return [NewTopic(name, settings.partitions, settings.replication_factor,
+                     topic_configs={"cleanup.policy": "compact"} if wanted[name] else {})
+            for name in names]
+
+
+def create_command(settings: WorkerSettings, names: list[str]) -> str:
+    """How an operator creates ``names`` by hand (Kafka's own tool)."""
+    wanted = wanted_topics(settings)
+    return "\n".join(
+        f"  kafka-topics.sh --bootstrap-server {settings.bootstrap} --create "
+        f"--if-not-exists --topic {name} --partitions {settings.partitions} "
+        f"--replication-factor {settings.replication_factor}"
+        + (" --config cleanup.policy=compact" if wanted[name] else "")
+        for name in names)
+
+
+async def ensure_topics(settings: WorkerSettings, admin: Any = None) -> list[str]:
+    """Create the missing topics; returns the names this call created.
+
+    Idempotent, and safe when several processes start at once: a topic another one
+    created meanwhile (``TopicAlreadyExistsError``, from the broker or in its answer)
+    counts as there. With ``RTA_CREATE_TOPICS=false`` nothing is created: a missing
+    topic raises :class:`MissingTopics`, naming each and how to create it.
+    ``admin``: an admin client already started (tests); by default one is made."""
+    own = admin is None
+    if own:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+        await admin.start()
     try:
         existing = set(await admin.list_topics())
-        internal = internal_topics(settings)
-        compacted = {settings.topic_adherence, settings.topic_status, settings.topic_sessions,
-                     settings.topic_schedule_sync, settings.topic_acd_checkpoints,
-                     *(n for n, c in internal.items() if c)}
-        wanted = [*settings.input_topics(), *settings.output_topics(), settings.topic_sessions,
-                  settings.topic_recompute, settings.topic_schedule_sync,
-                  settings.topic_acd_checkpoints, *internal]
-        new = [NewTopic(name, settings.partitions, settings.replication_factor,
-                        topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
-               for name in wanted if name not in existing]
-        if new:
-            await admin.create_topics(new)
-            await _wait_for_leaders(admin, [t.name for t in new])
-        return [t.name for t in new]
+        missing = [name for name in wanted_topics(settings) if name not in existing]
+        if not missing:
+            return []
+        if not settings.create_topics:
+            raise MissingTopics(
+                f"RTA_CREATE_TOPICS is false and {len(missing)} topics do not exist: "
+                f"{', '.join(missing)}. Create them (RTA_PARTITIONS={settings.partitions} "
+                f"partitions each, RTA_REPLICATION_FACTOR={settings.replication_factor}), "
+                f"for example:\n{create_command(settings, missing)}\nor let the worker "
+                "create them (RTA_CREATE_TOPICS=true, the default; it needs the "
+                "CreateTopics permission)")
+        created = await _create(admin, new_topics(settings, missing))
+        await _wait_for_leaders(admin, missing)
+        return created
     finally:
-        await admin.close()
+        if own:
+            await admin.close()
+
+
+async def _create(admin: Any, topics: list[NewTopic]) -> list[str]:
+    """CreateTopics; the names this request created. A topic that exists by now (a
+    worker starting at the same time won the race) is not an error."""
+    try:
+        response = await admin.create_topics(topics)
+    except TopicAlreadyExistsError:
+        return []  # (raised when every topic of the request existed)
+    created, failed = [], []
+    for name, code, *rest in getattr(response, "topic_errors", ()):
+        if code == 0:
+            created.append(name)
+        elif code != TopicAlreadyExistsError.errno:
+            error = for_code(code)
+            message = rest[0] if rest and rest[0] else error.description
+            failed.append(f"{name} ({error.__name__}: {message})")
+    if failed:
+        raise TopicsError(
+            f"the broker refused to create {len(failed)} topics: {'; '.join(failed)}. "
+            "Where the app may not create topics, create them beforehand and set "
+            "RTA_CREATE_TOPICS=false (docs/BROKERS.md, \"Topics\")")
+    return created
 
 
 TABLES = ("directory", "held", "agents")  # the worker's tables (streams/worker/context.py)

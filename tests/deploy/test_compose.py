@@ -4,6 +4,7 @@ command lines, and its broker's configuration against the test broker's."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -175,6 +176,10 @@ def test_the_broker_is_configured_like_the_test_broker() -> None:
             "offsets.topic.replication.factor", "transaction.state.log.replication.factor",
             "transaction.state.log.min.isr"]
     assert {k: props.get(k) for k in same} == {k: BASE_PROPERTIES[k] for k in same}
+    # a KRaft cluster id is a UUID in URL-safe base64, as kafka-storage random-uuid prints
+    cluster_id = env["CLUSTER_ID"]
+    assert len(cluster_id) == 22
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
     image = compose_raw()["services"]["kafka"]["image"]
     from streams.local.kafka import KAFKA_VERSION
     assert image == f"apache/kafka:{KAFKA_VERSION}"

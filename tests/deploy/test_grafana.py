@@ -61,5 +61,7 @@ def test_every_metric_queried_is_exposed() -> None:
                  "rta_history_lag_records", "rta_history_database_up", "rta_forward_wfm_up",
                  "rta_forward_lag_records", "rta_connector_platform_up",
                  "rta_connector_broker_up", "rta_http_request_duration_seconds_bucket",
-                 "rta_event_loop_lag_seconds"):
+                 "rta_event_loop_lag_seconds", "rta_records_in_total", "rta_consumer_lag_records",
+                 "rta_status_latency_seconds_bucket", "rta_recovery_seconds",
+                 "rta_snapshot_bytes"):
         assert name in used, name

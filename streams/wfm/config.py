@@ -157,7 +157,7 @@ class WfmConfig:
         if not user:
             raise WfmConfigError(f"{source}: no WFM user: set [wfm] user_id or "
                                  "RTA_WFM_USER_ID")
-        password = env.get("RTA_WFM_PASSWORD")
+        password = env.get("RTA_WFM_PASSWORD") or None  # empty counts as unset
         if password is None and parsed.wfm.password_file is not None:
             pf = parsed.wfm.password_file
             if not pf.is_absolute():

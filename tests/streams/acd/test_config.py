@@ -158,3 +158,10 @@ def test_rta_connect_names_a_bad_file_and_exits_2(tmp_path: Path,
     p = write(tmp_path, BASE + '[ccai]\nsubdomain = "a"\nextra = 1\n')
     assert main(["connect", "ccai", "--config", str(p)]) == 2
     assert "ccai.extra: unknown key" in capsys.readouterr().err
+
+
+def test_an_empty_variable_leaves_the_secrets_file(tmp_path: Path) -> None:
+    """docker-compose's ${RTA_CCAI_TOKEN:-} sets the variable empty: the file counts."""
+    (tmp_path / "token").write_text("from-file\n")
+    p = write(tmp_path, BASE + '[ccai]\nsubdomain = "a"\ntoken_file = "token"\n')
+    assert ConnectorConfig.load("ccai", p, {"RTA_CCAI_TOKEN": ""}).secret("token") == "from-file"

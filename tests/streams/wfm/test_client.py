@@ -43,6 +43,10 @@ def test_config_errors_name_the_file_and_key(tmp_path: Path) -> None:
     assert c.password.get_secret_value() == "s3cret" and c.user_id == "env-user"
     assert c.forward.state_map == {7: 4, 8: 3, 9: 1}
     assert "s3cret" not in repr(c) and "s3cret" not in str(c.file)
+    # an empty variable (docker-compose's ${RTA_WFM_PASSWORD:-}) leaves the file
+    c = WfmConfig.from_mapping({"wfm": {**BASE["wfm"], "password_file": "pw"}},
+                               str(tmp_path / "f.toml"), env={"RTA_WFM_PASSWORD": ""})
+    assert c.password.get_secret_value() == "s3cret"
 
 
 def test_session_renewed_on_401_and_before_the_idle_timeout() -> None:

@@ -12,6 +12,7 @@ redelivered batch changes nothing. Its lag is in ``/metrics``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -42,6 +43,7 @@ class HistorySink:
         self.db_up = True
         self.lag = 0  # records behind the log end (measured every few seconds)
         self.positions: dict[TopicPartition, int] = {}
+        self._stopping = False
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -56,7 +58,14 @@ class HistorySink:
         await self.consumer.start()
         self._task = asyncio.create_task(self._run(), name="rta-history-sink")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """The batch in hand is written and committed (up to ``grace`` seconds: a
+        database that is down holds it, and it is read again after the restart),
+        then reading stops and the consumer leaves its group."""
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError, Exception):  # not a cancel of stop()
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
         await stop_reading(self._task, self.consumer)
         await self.store.close()
 
@@ -100,7 +109,7 @@ class HistorySink:
         assert self.consumer is not None
         last_lag = 0.0
         pause = Backoff.fixed()
-        while True:
+        while not self._stopping:
             try:
                 batch = await self.consumer.getmany(timeout_ms=500,
                                                     max_records=self.settings.history_batch_max)

@@ -43,11 +43,13 @@ def worker_env(broker: TestBroker) -> dict[str, str]:
 
 class Worker:
     def __init__(self, broker: TestBroker, tmp: Path, tenants: Path | None, name: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, split_stderr: bool = False) -> None:
         self.broker, self.tmp, self.tenants, self.name = broker, tmp, tenants, name
         self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / f"{name}.log"
+        # stderr (the logs) in a file of its own, stdout (the banner) in ``log``
+        self.err: Path | None = tmp / f"{name}.err" if split_stderr else None
 
     def start(self, timeout: float = 60) -> Worker:
         cmd = [sys.executable, "-m", "streams.cli.main", "worker", "--broker", self.broker.url,
@@ -60,7 +62,8 @@ class Worker:
         self.web_port = int(port)
         web = {"RTA_WEB_PORT": port, "RTA_WEB_BIND": "127.0.0.1",
                "RTA_WEB_ADVERTISED_URL": f"http://127.0.0.1:{port}"}
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        err: Any = subprocess.STDOUT if self.err is None else open(self.err, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=err,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
                                      env={**os.environ, **worker_env(self.broker), **web,
                                           **self.env})
@@ -69,9 +72,16 @@ class Worker:
             if "rta worker is running" in self.log.read_text(errors="replace")[offset:]:
                 return self
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"worker exited: {self.output()[-3000:]}")
             time.sleep(0.1)
-        raise TimeoutError(f"worker not ready in {timeout} s: {self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"worker not ready in {timeout} s: {self.output()[-3000:]}")
+
+    def output(self) -> str:
+        """What it wrote (stdout, and stderr when it is a file of its own)."""
+        text = self.log.read_text(errors="replace")
+        if self.err is not None and self.err.exists():
+            text += self.err.read_text(errors="replace")
+        return text
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -85,8 +95,8 @@ def workers(broker: TestBroker, tmp_path: Path) -> Iterator[Any]:
     started: list[Worker] = []
 
     def start(tenants: Path | None = None, name: str = "w1",
-              env: dict[str, str] | None = None) -> Worker:
-        w = Worker(broker, tmp_path, tenants, name, env).start()
+              env: dict[str, str] | None = None, split_stderr: bool = False) -> Worker:
+        w = Worker(broker, tmp_path, tenants, name, env, split_stderr).start()
         started.append(w)
         return w
 

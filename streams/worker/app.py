@@ -49,6 +49,8 @@ def build_app(settings: WorkerSettings, tenants: TenantsConfig) -> faust.App:
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
+        # RTA_CREATE_TOPICS=false: faust declares nothing either (ensure_topics checked)
+        topic_allow_declare=settings.create_topics,
         table_standby_replicas=0,
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,

@@ -128,3 +128,13 @@ def test_a_refused_creation_names_the_topic_and_the_way_out() -> None:
     assert "rta.alerts (TopicAuthorizationFailedError: denied by ACL)" in str(err.value)
     assert "RTA_CREATE_TOPICS=false" in str(err.value)
     assert isinstance(err.value, OSError)  # the commands' "environment" errors: exit 2
+
+
+def test_faust_declares_no_topic_when_the_worker_may_not_create_them() -> None:
+    for create in (True, False):
+        settings = WorkerSettings(broker_url="kafka://127.0.0.1:1", app_id="x",
+                                  web_enabled=False, create_topics=create, partitions=5,
+                                  replication_factor=2)
+        app = build_app(settings, TenantsConfig.from_mapping(None, "UTC"))
+        assert app.conf.topic_allow_declare is create
+        assert (app.conf.topic_partitions, app.conf.topic_replication_factor) == (5, 2)

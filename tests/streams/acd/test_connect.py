@@ -287,5 +287,6 @@ def test_a_connector_inside_a_worker(broker: TestBroker, tmp_path: Path, workers
                 return r.read().decode()
 
         assert wait_for(lambda: "rta_connector_events_total 120.0" in metrics(), timeout=30)
+        assert "\nrta_connector_platform_up 1.0\n" in metrics()  # its health, here too
     finally:
         fake.stop()

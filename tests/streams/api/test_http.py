@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rta.config import TenantsConfig
 from rta.queries import activity_detail
@@ -279,6 +280,23 @@ def test_health_metrics_and_openapi(service: Service, centre: dict[str, Any]) ->
         assert name in text, name
     samples = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     assert all(ln.split("{")[0].split(" ")[0].startswith("rta_") for ln in samples)
+    # issue 19: by topic and by cause, the status latency, snapshot bytes, recovery time
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in text_string_to_metric_families(text) for s in family.samples}
+    settings = WorkerSettings()  # the test's namespace (RTA_* in the environment)
+    assert got[("rta_records_in_total", (("topic", settings.topic_state),))] > 0
+    assert got[("rta_records_in_total", (("topic", f"{settings.app_id}-agent-input"),))] > 0
+    assert got[("rta_records_out_total", (("topic", settings.topic_adherence),))] > 0
+    assert got[("rta_records_out_total", (("topic", settings.topic_status),))] > 0
+    assert {labels for name, labels in got if name == "rta_deadletter_total"} == {
+        (("reason", r),) for r in ("malformed", "future", "horizon", "hold_overflow",
+                                   "conflict", "other")}
+    assert (("rta_consumer_lag_records", (("topic", settings.topic_schedule),))) in got
+    assert got[("rta_status_latency_seconds_count", ())] > 0
+    assert got[("rta_status_latency_seconds_bucket", (("le", "+Inf"),))] == got[
+        ("rta_status_latency_seconds_count", ())]
+    assert got[("rta_snapshot_bytes", ())] > 0
+    assert 0 <= got[("rta_recovery_seconds", ())] < 60  # a recovery was timed (not NaN)
     agent_ids = {str(r["body"]["agentId"]) for r in centre["records"] if r["kind"] == "schedule"}
     labels = "".join(ln.split("}")[0] for ln in samples if "{" in ln)
     assert not any(f'"{a}"' in labels for a in agent_ids)  # no per-agent series

@@ -224,6 +224,7 @@ def test_runs_inside_a_worker(broker: TestBroker, wfm: FakeWfm, tmp_path: Path,
     metrics = wait_for(lambda: "rta_forward_states_total 300" in (
         m := _get(f"http://127.0.0.1:{w.web_port}/metrics")) and m, timeout=20)
     assert "rta_forward_lag_records" in metrics
+    assert "\nrta_forward_wfm_up 1.0\n" in metrics  # its health on the worker's /metrics
 
 
 def test_event_ids_are_per_identity_and_a_revoked_batch_is_given_up(

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,17 @@ from tests.support.results import assert_adherence_becomes, expected
 from tests.support.workers import produce, topic_records, wait_for
 
 pytestmark = pytest.mark.slow  # starts a broker, workers and rta connect
+
+
+STARTED: list[Connect] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_connectors() -> Iterator[None]:
+    """Whatever a test leaves running (it failed half-way) is stopped."""
+    yield
+    while STARTED:
+        STARTED.pop().stop()
 
 
 class Connect:
@@ -52,6 +64,7 @@ class Connect:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "RTA_WEB_BIND": "127.0.0.1",
                                          **self.broker.env, **self.env})
+        STARTED.append(self)
         wait_for(lambda: self.get("/livez") or self._died(), timeout=60, every=0.2)
         return self
 

@@ -76,7 +76,9 @@ class Redact(logging.Filter):
             return True
         clean = redact(message)
         if clean != message or record.args:
-            record.msg, record.args = clean, None
+            # () not None: mode's formatter (faust's handlers) turns None into (None,)
+            # and the record then fails to format ("not all arguments converted")
+            record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -100,6 +100,9 @@ class WorkerSettings(BaseSettings):
         if isinstance(raw, str) and len(raw) < 16:
             raise ValueError("must be at least 16 characters (it signs requests between "
                              "workers)")
+        if isinstance(raw, str) and raw.strip().lower().startswith("replace-with"):
+            raise ValueError("is still the placeholder of .env.example / deploy/k8s/"
+                             "secret.yaml: set a long random one (e.g. openssl rand -hex 32)")
         return v
 
     @field_validator("broker_url")

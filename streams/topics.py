@@ -77,6 +77,8 @@ async def ensure_topics(settings: WorkerSettings, admin: Any = None) -> list[str
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted_topics(settings) if name not in existing]
+        await _check_partitions(admin, settings,
+                                [n for n in wanted_topics(settings) if n in existing])
         if not missing:
             return []
         if not settings.create_topics:
@@ -93,6 +95,24 @@ async def ensure_topics(settings: WorkerSettings, admin: Any = None) -> list[str
     finally:
         if own:
             await admin.close()
+
+
+async def _check_partitions(admin: Any, settings: WorkerSettings, names: list[str]) -> None:
+    """Existing topics must have RTA_PARTITIONS partitions: the engine keys agents
+    and identities onto partitions by that count, so a topic created with another
+    (another process's default, a changed setting) would misplace or lose records."""
+    if not names:
+        return
+    described = await admin.describe_topics(names)
+    wrong = [f"{t['topic']} has {len(t['partitions'])}"
+             for t in described if t.get("error_code") == 0 and t.get("partitions")
+             and len(t["partitions"]) != settings.partitions]
+    if wrong:
+        raise TopicsError(
+            f"RTA_PARTITIONS is {settings.partitions} but {'; '.join(wrong)} partitions. "
+            "Every process of one engine (workers, rta forward, rta connect, the schedule "
+            "sync) must have the same RTA_PARTITIONS, and it cannot change once the topics "
+            "exist (docs/BROKERS.md, Topics)")
 
 
 async def _create(admin: Any, topics: list[NewTopic]) -> list[str]:

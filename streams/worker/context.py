@@ -149,7 +149,9 @@ class Worker:
         ``cause``: which of the fixed kinds (``rta.outputs.CAUSES``) the reason is."""
         msg = event.message
         self.rt.dead_lettered(cause)
-        log.info("dead letter (%s): %s", cause, reason[:300], extra={
+        # DEBUG: a flood of bad input must not flood the logs (rta_deadletter_total
+        # counts every one by cause; the dead-letter topic has them all)
+        log.debug("dead letter (%s): %s", cause, reason[:300], extra={
             "topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
         return await self.send(self.deadletter_out, key=msg.key, value=dead_letter(
             msg.topic, msg.partition, msg.offset, msg.key,
@@ -160,7 +162,7 @@ class Worker:
         dead-letter topic."""
         self.rt.dead_lettered(rej.cause)
         payload = rej.payload
-        log.info("dead letter (%s): %s", rej.cause, rej.reason[:300], extra={
+        log.debug("dead letter (%s): %s", rej.cause, rej.reason[:300], extra={
             "topic": topic_name, "tenant": payload.get("tenantId"),
             "agent": payload.get("agentId") or payload.get("agentKey")})
         return await self.send(self.deadletter_out, key=source_key, value=dead_letter(

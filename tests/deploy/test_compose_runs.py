@@ -156,7 +156,10 @@ def test_what_the_compose_file_describes_runs(kafka_server: KafkaBroker,
     started = time.monotonic()
     tenants = tmp_path / "tenants.toml"
     tenants.write_text(tenants_text())
-    services = compose({**env_file(), "TENANTS_FILE": str(tenants)})["services"]
+    # .env.example's placeholder secret is refused (as it must be): the operator's own
+    services = compose({**env_file(), "TENANTS_FILE": str(tenants),
+                        "RTA_CLUSTER_SECRET": uuid.uuid4().hex + uuid.uuid4().hex}
+                       )["services"]
     broker = TestBroker(kafka_server, f"rta{uuid.uuid4().hex[:8]}")
     for k, v in broker.env.items():  # (the test's own clients: produce, latest)
         monkeypatch.setenv(k, v)

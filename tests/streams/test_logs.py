@@ -171,3 +171,23 @@ def test_faust_logging_config_is_one_handler_with_json_and_redaction() -> None:
     text = faust_logging_config("warning", "text")
     assert text["formatters"]["rta"] == {"format": logs.TEXT_FORMAT}
     assert text["root"]["level"] == "WARNING"
+
+
+def test_a_redacted_record_formats_through_faust_s_formatter() -> None:
+    """Redact empties the record's arguments; mode's formatter (faust's handlers use
+    it) turned args=None into (None,), and every worker log line failed to format."""
+    import logging
+
+    from mode.utils.logging import ExtensionFormatter
+
+    from streams.logs import Redact
+
+    record = logging.LogRecord("rta", logging.INFO, __file__, 1,
+                               "applied=%d token=%s", (5, "s3cret"), None)
+    assert Redact().filter(record)
+    text = ExtensionFormatter(fmt="%(message)s").format(record)
+    assert text == "applied=5 token=***"
+    record = logging.LogRecord("rta", logging.INFO, __file__, 1, "tables recovered in %.2f s",
+                               (0.03,), None)
+    assert Redact().filter(record)
+    assert ExtensionFormatter(fmt="%(message)s").format(record) == "tables recovered in 0.03 s"

@@ -43,9 +43,10 @@ class FakeAdmin:
     CreateTopics answers (0 created, 36 already exists, 29 not authorized)."""
 
     def __init__(self, existing: set[str], codes: dict[str, int] | None = None,
-                 raises: Exception | None = None) -> None:
+                 raises: Exception | None = None, partitions: int = 6) -> None:
         self.existing, self.codes, self.raises = set(existing), codes or {}, raises
         self.requests: list[list[Any]] = []
+        self.partitions = dict.fromkeys(existing, partitions)  # of the topics that exist
 
     async def list_topics(self) -> list[str]:
         return sorted(self.existing)
@@ -59,12 +60,14 @@ class FakeAdmin:
             code = self.codes.get(t.name, 0)
             if code in (0, 36):
                 self.existing.add(t.name)
+                self.partitions.setdefault(t.name, t.num_partitions)
             errors.append((t.name, code, None if code in (0, 36) else "denied by ACL"))
         return SimpleNamespace(topic_errors=errors)
 
     async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
         return [{"topic": n, "error_code": 0,
-                 "partitions": [{"partition": 0, "error_code": 0, "leader": 1}]}
+                 "partitions": [{"partition": p, "error_code": 0, "leader": 1}
+                                for p in range(self.partitions.get(n, 1))]}
                 for n in names]
 
 
@@ -107,6 +110,21 @@ def test_create_topics_false_only_checks_and_names_the_missing_ones() -> None:
     # all there: fine, and still nothing created
     admin = FakeAdmin(everything)
     assert run(ensure_topics(settings, admin)) == [] and admin.requests == []
+
+
+def test_existing_topics_with_another_partition_count_are_an_error() -> None:
+    """rta forward or rta connect started first with the default 4 partitions, the
+    workers with 8: the engine would key agents onto partitions that do not exist."""
+    settings = WorkerSettings(partitions=8)
+    admin = FakeAdmin({"rta.agent-state", "rta.alerts"}, partitions=4)
+    with pytest.raises(TopicsError) as err:
+        run(ensure_topics(settings, admin))
+    text = str(err.value)
+    assert "RTA_PARTITIONS is 8" in text and "rta.agent-state has 4" in text
+    assert admin.requests == []
+    # the same count: fine
+    admin = FakeAdmin({"rta.agent-state", "rta.alerts"}, partitions=8)
+    run(ensure_topics(settings, admin))
 
 
 def test_a_topic_another_worker_created_meanwhile_is_not_an_error() -> None:

@@ -73,5 +73,8 @@ def test_the_cluster_secret_is_long_or_unset() -> None:
     assert WorkerSettings(cluster_secret="   ").cluster_secret is None
     with pytest.raises(ValidationError, match="at least 16 characters"):
         WorkerSettings(cluster_secret="short")
+    # the placeholder of .env.example and deploy/k8s/secret.yaml: known to everyone
+    with pytest.raises(ValidationError, match="placeholder"):
+        WorkerSettings(cluster_secret="replace-with-a-long-random-cluster-secret")
     good = WorkerSettings(cluster_secret="x" * 16).cluster_secret
     assert good is not None and good.get_secret_value() == "x" * 16

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -162,3 +162,17 @@ def check_base_url(v: str, credentials: str) -> str:
         raise ValueError(f"must not hold credentials (user:password@): they go in "
                          f"{credentials}")
     return v.rstrip("/")
+
+
+def read_toml(path: str | Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """A config file's TOML (the WFM and connector files); ``error`` names the path:
+    ``<what> not found: PATH`` or ``PATH: not valid TOML: ...``."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} not found: {p}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{p}: not valid TOML: {exc}") from None

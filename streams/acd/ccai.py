@@ -114,7 +114,6 @@ class CcaiSource:
         self.mismatch: dict[str, tuple[float, Mapped]] = {}  # agent -> (since, live)
         self.skipped = 0
         self.records = 0
-        self.next_at = 0.0
         self.full_pages = False  # a page of per_page records was seen
         self.identities = {k: canonical_agent_id(v.kind, v.value)
                            for k, v in config.file.identities.items()}

@@ -29,7 +29,6 @@ are errors naming the key and the file.
 from __future__ import annotations
 
 import os
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from rta.states import STATE_IDS, STATE_NAMES
-from streams.settings import check_base_url
+from streams.settings import check_base_url, read_toml
 
 SOURCES = ("ccai", "omni")
 SECRET_KEYS = {"ccai": ("token",), "omni": ("api_key", "password")}
@@ -232,14 +231,8 @@ class ConnectorConfig:
     @classmethod
     def load(cls, source: str, path: str | Path,
              env: dict[str, str] | None = None) -> ConnectorConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise ConnectorConfigError(f"connector config file not found: {p}")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConnectorConfigError(f"{p}: not valid TOML: {exc}") from None
-        return cls.from_mapping(source, data, str(p), env)
+        data = read_toml(path, "connector config file", ConnectorConfigError)
+        return cls.from_mapping(source, data, str(path), env)
 
     @classmethod
     def from_mapping(cls, source: str, data: dict[str, Any], path: str = "<config>",
@@ -334,13 +327,7 @@ def load_any(path: str | Path, env: dict[str, str] | None = None) -> ConnectorCo
     """A connector file that names its source (``[connector] source``): the form a
     worker runs inside itself (``RTA_CONNECT_CONFIG``)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConnectorConfigError(f"connector config file {p}: {exc.strerror or exc}"
-                                   ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConnectorConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, "connector config file", ConnectorConfigError)
     table = data.get("connector")
     source = table.get("source") if isinstance(table, dict) else None
     if source not in SOURCES:

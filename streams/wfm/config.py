@@ -23,13 +23,12 @@ in the file is an error. Unknown keys are errors naming the key and the file.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from streams.settings import check_base_url
+from streams.settings import check_base_url, read_toml
 
 #: Webex documents states 1-6 and 10; the engine's 7 (busy other), 8 (reserved) and
 #: 9 (unknown) are sent as these unless the file says otherwise. The reason is kept.
@@ -129,14 +128,8 @@ class WfmConfig:
 
     @classmethod
     def load(cls, path: str | Path, env: dict[str, str] | None = None) -> WfmConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise WfmConfigError(f"WFM config file not found: {p}")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise WfmConfigError(f"{p}: not valid TOML: {exc}") from None
-        return cls.from_mapping(data, str(p), env)
+        data = read_toml(path, "WFM config file", WfmConfigError)
+        return cls.from_mapping(data, str(path), env)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], source: str = "<config>",

@@ -135,6 +135,7 @@ class AgentReducer:
         "acd_agent_id",
         "agent_id",
         "agent_key",
+        "agent_name",
         "alerts",
         "changed",
         "ctx",
@@ -151,6 +152,7 @@ class AgentReducer:
         "open_sig",
         "schedule",
         "schedule_pos",
+        "team",
     )
 
     def __init__(self, ctx: TenantContext, agent_key: str) -> None:
@@ -179,6 +181,9 @@ class AgentReducer:
         # schedule partition -> offset of the latest message applied from it (see
         # apply_schedule)
         self.schedule_pos: dict[int, int] = {}
+        # for people: the team and name the latest schedule message naming them gave
+        self.team: str | None = None
+        self.agent_name: str | None = None
 
     # ------------------------------------------------------------------ persistence
     SNAPSHOT_VERSION = 1
@@ -224,6 +229,9 @@ class AgentReducer:
             # log, chatCapacity, chatsInProgress] (absent from older snapshots: none)
             "chat": [[server, acd, *tl.chat] for (server, acd), tl
                      in sorted(self.identities.items()) if tl.chat is not None],
+            # (absent from older snapshots: none known)
+            "team": self.team,
+            "name": self.agent_name,
         }
 
     @classmethod
@@ -257,6 +265,8 @@ class AgentReducer:
                 known.max_pos = pos
         for server, acd, ts, pos, capacity, in_progress in snap.get("chat", []):
             agent.offer_chat((server, acd), (ts, pos, capacity, in_progress))
+        agent.team = snap.get("team")
+        agent.agent_name = snap.get("name")
         return agent
 
     # ------------------------------------------------------------------ retention
@@ -520,9 +530,12 @@ class AgentReducer:
 
     def apply_schedule(self, agent_id: int | str, acd_agent_id: str, from_ts: int, to_ts: int,
                        parts: list[Part], now: int | None = None,
-                       pos: tuple[int, int] | None = None) -> list[Output]:
-        """``pos``: the message's place in the log (schedule partition, offset). One at
-        or before the latest applied from that partition is a copy read again (a router
+                       pos: tuple[int, int] | None = None, team: str | None = None,
+                       name: str | None = None) -> list[Output]:
+        """``team``/``name``: who the agent is (for the live status), kept until a later
+        message names others. ``pos``: the message's place in the log (schedule
+        partition, offset). One at or before the latest applied from that partition is
+        a copy read again (a router
         re-routing after a takeover) or one delivered out of order: it is applied (its
         window may differ from the later message's), but asks for no recompute: that
         was asked when it first came."""
@@ -532,6 +545,10 @@ class AgentReducer:
             seen = offset <= self.schedule_pos.get(part, -1)
             if not seen:
                 self.schedule_pos[part] = offset
+        if team is not None and not seen:
+            self.team = team
+        if name is not None and not seen:
+            self.agent_name = name
         if (agent_id, acd_agent_id) != (self.agent_id, self.acd_agent_id):
             # every summary carries them
             self.changed |= self.emitted
@@ -1089,6 +1106,8 @@ class AgentReducer:
             "tenantId": self.ctx.tenant_id,
             "agentId": self.agent_id,
             "acdAgentId": self.acd_agent_id,
+            "agentName": self.agent_name,
+            "team": self.team,
             "state": STATE_NAMES[state],
             "agentState": RTAS_NAMES[state],
             "gisStateIdentifier": state,

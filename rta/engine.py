@@ -139,7 +139,8 @@ class Engine:
                                    ctx.rules)
         self.counters["schedules"] += 1
         outs.extend(agent.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
-                                         msg.to_ts, parts, now))
+                                         msg.to_ts, parts, now, team=msg.team,
+                                         name=msg.agent_name))
         return outs
 
     # ------------------------------------------------------------------ results

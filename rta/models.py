@@ -111,6 +111,20 @@ def _chat_count(v: Any) -> int | None:
     return v
 
 
+MAX_LABEL = 200  # team and agent names: characters
+
+
+def _label(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        raise ValueError(f"must be a string, got {type(v).__name__}")
+    text = " ".join(str(v).split())
+    if len(text) > MAX_LABEL:
+        raise ValueError(f"must be at most {MAX_LABEL} characters, got {len(text)}")
+    return text or None
+
+
 def _kind(v: Any) -> Kind | None:
     if isinstance(v, Kind):
         return v
@@ -121,6 +135,7 @@ Ident = Annotated[str, BeforeValidator(_required_ident)]
 OptIdent = Annotated[str | None, BeforeValidator(_optional_ident)]
 Millis = Annotated[int, BeforeValidator(_timestamp)]
 ChatCount = Annotated[int | None, BeforeValidator(_chat_count)]
+OptLabel = Annotated[str | None, BeforeValidator(_label)]
 # acdIdentifierKind: read before acdAgentId (declared before it), which it turns into the
 # canonical acdAgentId (rta/identifiers.py); then forgotten, so that an identity is its
 # canonical acdAgentId alone, whichever way it was written
@@ -231,6 +246,26 @@ class ScheduleMessage(_Identified):
     from_ts: Millis = Field(alias="fromTimestamp")
     to_ts: Millis = Field(alias="toTimestamp")
     activities: tuple[Activity, ...]
+    # who the agent is, for people (the live status and the monitor): optional, the
+    # latest message applied wins. ``team`` or Webex's ``mainTeam: {"name": ...}``;
+    # ``agentName`` or Webex's ``firstName`` + ``lastName``
+    team: OptLabel = None
+    agent_name: OptLabel = Field(None, alias="agentName")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _people(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        out = data
+        main = data.get("mainTeam")
+        if data.get("team") is None and isinstance(main, Mapping) and main.get("name"):
+            out = {**out, "team": main["name"]}
+        first, last = data.get("firstName"), data.get("lastName")
+        if data.get("agentName") is None and (first or last):
+            out = {**out, "agentName": " ".join(
+                str(x) for x in (first, last) if isinstance(x, str) and x.strip())}
+        return out
 
     @field_validator("agent_id", mode="before")
     @classmethod

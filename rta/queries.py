@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from rta.agent import AgentReducer
 from rta.models import MAX_TIMESTAMP
-from rta.states import RTAS_NAMES
+from rta.states import RTAS_NAMES, STATE_NAMES
 from rta.summary import agent_sort_key
 
 MAX_RANGE_MS = 31 * 86_400_000  # Webex: "a time range of up to 31 days"
@@ -63,6 +63,37 @@ def activity_detail(reducer: AgentReducer, from_ts: int, to_ts: int) -> dict[str
         return None
     return {"agentId": reducer.agent_id, "employeeId": None, "acdAgentId": reducer.acd_agent_id,
             "realTimeActivities": activities}
+
+
+def timeline(reducer: AgentReducer, day_start: int, day_end: int, as_of: int
+             ) -> dict[str, Any]:
+    """One agent's day as the monitor draws it: the scheduled (counted) activities of
+    ``[day_start, day_end)``, the effective states and the adherence of each stretch
+    up to ``as_of`` (unscheduled time left out), each as runs of equal values merged.
+    The same pieces the day summaries add up (``AgentReducer.pieces``)."""
+    schedule = [{"start": max(p.start, day_start), "end": min(p.end, day_end),
+                 "activity": p.activity_type, "category": p.category}
+                for p in reducer.schedule.parts if p.start < day_end and p.end > day_start]
+    states: list[dict[str, Any]] = []
+    adherence: list[dict[str, Any]] = []
+    upto = min(day_end, as_of)
+    if upto > day_start:
+        for a, b, cls, _, (state, reason) in reducer.pieces(day_start, upto):
+            name = STATE_NAMES[state]
+            if states and states[-1]["end"] == a and (
+                    states[-1]["state"], states[-1]["reasonCode"]) == (name, reason):
+                states[-1]["end"] = b
+            else:
+                states.append({"start": a, "end": b, "state": name, "reasonCode": reason})
+            if cls is None:
+                continue
+            if adherence and adherence[-1]["end"] == a and adherence[-1]["adherence"] == cls.name:
+                adherence[-1]["end"] = b
+            else:
+                adherence.append({"start": a, "end": b, "adherence": cls.name})
+    return {"agentId": reducer.agent_id, "acdAgentId": reducer.acd_agent_id,
+            "dayStart": day_start, "dayEnd": day_end, "asOf": as_of,
+            "schedule": schedule, "states": states, "adherence": adherence}
 
 
 def check_range(from_ts: Any, to_ts: Any) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from rta.queries import (
 )
 from streams.api.auth import Authenticator, LoginError, Principal, digest, new_session_id
 from streams.api.openapi import openapi_document
-from streams.api.ports import Backend, Session, Unavailable
+from streams.api.ports import VIEWS, Backend, Session, Unavailable
 from streams.metrics import CONTENT_TYPE, Figures, histogram, new_registry
 
 log = logging.getLogger("rta.http")
@@ -128,6 +128,10 @@ class Api:
         r.add_get("/readyz", self.readyz)
         r.add_get("/metrics", self.metrics)
         r.add_get("/openapi.json", self.openapi)
+        from streams.api.monitor import Monitor
+
+        self.monitor = Monitor(self)
+        self.monitor.add_routes(r)
         app.on_startup.append(self._start_lag_monitor)
         app.on_cleanup.append(self._stop_lag_monitor)
         return app
@@ -430,13 +434,16 @@ class Api:
             if ids is not None and not isinstance(ids, list):
                 raise TypeError("agentIds must be null or an array")
             from_ts, to_ts = check_range(body["fromTime"], body["toTime"])
+            view = body.get("view", "rtas")
+            if view not in VIEWS:
+                raise ValueError(f"unknown view {view!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiError(400, "invalid_body", f"internal request: {exc}") from None
         if abs(self.clock() - sent) > 60_000:
             raise ApiError(400, "stale_request", "internal request sent more than 60 s ago "
                            "by the sender's clock: replayed, or the workers' clocks differ")
         rows, parts = await self.backend.local_activity(
-            tenant, None if ids is None else [str(i) for i in ids], from_ts, to_ts)
+            tenant, None if ids is None else [str(i) for i in ids], from_ts, to_ts, view)
         return json_response({"agents": rows, "partitions": parts})
 
     async def agent_status(self, request: web.Request) -> web.Response:

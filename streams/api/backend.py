@@ -27,10 +27,11 @@ from mode import Service
 from rta.agent import AgentReducer
 from rta.config import TenantsConfig, TenantSettings
 from rta.models import ScheduleMessage, StateEvent
-from rta.queries import activity_detail
+from rta.queries import activity_detail, timeline
 from rta.summary import agent_sort_key
 from streams.api.app import Api, ApiConfig
 from streams.api.auth import Authenticator
+from streams.api.feed import LiveFeed
 from streams.api.ports import Session, Unavailable
 from streams.api.views import TopicViews
 from streams.codec import agent_key, encode, identity_key, unpack_value
@@ -144,6 +145,10 @@ class WorkerBackend:
     def tenant_settings(self, tenant: str) -> TenantSettings:
         return self.tenants.get(tenant)
 
+    @property
+    def feed(self) -> LiveFeed:
+        return self.views.feed
+
     # ------------------------------------------------------------------ writes
     async def publish_states(self, events: list[StateEvent]) -> None:
         futures = []
@@ -188,6 +193,13 @@ class WorkerBackend:
                               "retry") from None
         return by_agent, sorted(by_agent, key=agent_sort_key)
 
+    def live(self, tenant: str, date: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        if not self.views.caught_up:
+            raise Unavailable("this worker is still reading the output topics; retry")
+        return (list(self.views.tenant_status.get(tenant, {}).values()),
+                list(self.views.days.get((tenant, date), {}).values()),
+                self.views.tenant_alerts(tenant))
+
     # ------------------------------------------------------------------ reducers
     def _assigned(self) -> set[int]:
         return {tp.partition for tp in self.app.consumer.assignment()
@@ -204,7 +216,8 @@ class WorkerBackend:
         return AgentReducer.restore(self.rt.context(tenant), snap)
 
     async def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                             to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+                             to_ts: int, view: str = "rtas"
+                             ) -> tuple[list[dict[str, Any]], list[int]]:
         if not self.rt.ready or self.app.rebalancing:
             raise Unavailable("this worker is rebalancing; retry")
         assigned = self._assigned()
@@ -226,7 +239,8 @@ class WorkerBackend:
             reducer = self._reducer(akey, tenant)
             if reducer is None or agent_key(tenant, reducer.agent_key) != akey:
                 continue
-            row = activity_detail(reducer, from_ts, to_ts)
+            row = (timeline(reducer, from_ts, to_ts, now_ms()) if view == "timeline"
+                   else activity_detail(reducer, from_ts, to_ts))
             if row is not None:
                 rows.append(row)
         if self._assigned() != assigned or not self.rt.ready:
@@ -234,18 +248,18 @@ class WorkerBackend:
         return rows, sorted(assigned)
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int) -> list[dict[str, Any]]:
+                       to_ts: int, view: str = "rtas") -> list[dict[str, Any]]:
         me = self.settings.advertised_url
         hosts = self._hosts()
         rows: list[dict[str, Any]] = []
         covered: list[int] = []
         remote = [h for h in hosts if h != me]
         if me in hosts or not hosts:
-            local, parts = await self.local_activity(tenant, agent_ids, from_ts, to_ts)
+            local, parts = await self.local_activity(tenant, agent_ids, from_ts, to_ts, view)
             rows += local
             covered += parts
         body = orjson.dumps({"tenant": tenant, "agentIds": agent_ids, "fromTime": from_ts,
-                             "toTime": to_ts, "sentAt": now_ms()})
+                             "toTime": to_ts, "sentAt": now_ms(), "view": view})
         for answer in await asyncio.gather(*(self._ask(h, body) for h in remote)):
             rows += answer["agents"]
             covered += answer["partitions"]
@@ -393,6 +407,7 @@ def api_service(backend: WorkerBackend, settings: WorkerSettings, tenants: Tenan
                     log.warning("sessions sweep failed; trying again next time", exc_info=True)
 
         async def on_stop(self) -> None:
+            backend.feed.close_all()  # open event streams end: their pages reconnect
             if self.runner is not None:
                 await self.runner.cleanup()
             await backend.close()

@@ -19,6 +19,14 @@ from rta.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_RANGE_MS
 
 # worker to worker only (signed with the cluster secret): not in the public document
 INTERNAL_ROUTES = frozenset({("POST", "/internal/v1/activity")})
+# the monitor page and what it reads: the page's own (docs/MONITOR.md), not the
+# Webex-compatible API this document describes (an event stream never ends: no tool
+# could check it against a schema)
+MONITOR_ROUTES = frozenset({
+    ("GET", "/"), ("GET", "/monitor"), ("GET", "/monitor/static/{name}"),
+    ("POST", "/monitor/v1/signin"), ("POST", "/monitor/v1/signout"),
+    ("GET", "/monitor/v1/snapshot"), ("GET", "/monitor/v1/events"),
+    ("GET", "/monitor/v1/agents/{agentId}/timeline")})
 
 # what str.strip() removes: the characters Python counts as white space, spelled out so
 # that every regular expression engine reads the class alike (ECMA's \s differs from it)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from rta.config import TenantSettings
 from rta.models import ScheduleMessage, StateEvent
+from streams.api.feed import LiveFeed
 from streams.metrics import Figure
 
 
@@ -39,9 +40,18 @@ class SessionStore(Protocol):
         """End the session for good (a touch racing with it cannot revive it)."""
 
 
+#: What a worker's reducers answer for: Webex Real-Time Agent States entries
+#: (``rta.queries.activity_detail``) or the monitor's timeline (``rta.queries.timeline``).
+VIEWS = ("rtas", "timeline")
+
+
 class Backend(Protocol):
     @property
     def sessions(self) -> SessionStore: ...
+
+    @property
+    def feed(self) -> LiveFeed:
+        """Live updates of the query views, per tenant (the monitor's event streams)."""
 
     def tenant_settings(self, tenant: str) -> TenantSettings: ...
 
@@ -61,13 +71,19 @@ class Backend(Protocol):
         ids in page order (None: the date is older than the days kept and there is no
         history database)."""
 
+    def live(self, tenant: str, date: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """The tenant's live statuses, its day summaries of ``date`` and its alerts kept,
+        as the topics' JSON; Unavailable while the views have not read the topics up
+        to where they ended when the worker started."""
+
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int) -> list[dict[str, Any]]:
-        """Real-Time Agent States entries of these agents (None: all), whichever
-        worker owns them."""
+                       to_ts: int, view: str = "rtas") -> list[dict[str, Any]]:
+        """Real-Time Agent States entries (``view`` "timeline": the monitor's timelines)
+        of these agents (None: all), whichever worker owns them."""
 
     async def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                             to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+                             to_ts: int, view: str = "rtas"
+                             ) -> tuple[list[dict[str, Any]], list[int]]:
         """The entries of agents this worker owns, and the partitions it answered for."""
 
     def cluster_signature(self, body: bytes) -> str:

@@ -1,12 +1,14 @@
 """Query views: every worker reads the compacted output topics whole.
 
 ``rta.agent-status`` (latest status per agent), ``rta.adherence`` (day summaries,
-the last ``api_history_days`` days of each tenant) and the internal sessions
+the last ``api_history_days`` days of each tenant), ``rta.alerts`` (the latest
+record of each alert of the last day, for the monitor) and the internal sessions
 topic are read from the beginning by a plain consumer (no group: each worker
 reads every partition), so whichever worker receives an HTTP request answers
 for any agent, with no routing. The views lag the topics by one fetch
 (``fetch_max_wait_ms``, 100 ms by default); values are kept as the JSON bytes
-the topic holds and parsed only when served.
+the topic holds and parsed only when served. What they read is also offered to
+the monitor's open event streams (``streams.api.feed``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from rta.summary import agent_sort_key
+from streams.api.feed import LiveFeed, short_summary
 from streams.api.ports import Session, Unavailable
 from streams.kafka import stop_reading
 from streams.retry import Backoff
@@ -28,13 +31,21 @@ from streams.settings import WorkerSettings
 
 log = logging.getLogger("rta.views")
 DAY_SECONDS = 86_400
+ALERT_KEEP_MS = 86_400_000  # alerts kept: ended within a day of the newest one's start
+ALERTS_PER_TENANT = 20_000  # and at most this many (the oldest ended ones go first)
 
 
 class TopicViews:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        self.topics = (settings.topic_status, settings.topic_adherence, settings.topic_sessions)
+        self.topics = (settings.topic_status, settings.topic_adherence, settings.topic_sessions,
+                       settings.topic_alerts)
         self.status: dict[tuple[str, str], bytes] = {}  # (tenant, agent id) -> status JSON
+        self.tenant_status: dict[str, dict[str, bytes]] = {}  # the same, by tenant
+        # tenant -> alert id -> (start, end or None, latest record's JSON)
+        self.alerts: dict[str, dict[str, tuple[int, int | None, bytes]]] = {}
+        self._newest_alert: dict[str, int] = {}  # tenant -> latest alert start seen
+        self.feed = LiveFeed()
         self.days: dict[tuple[str, str], dict[str, bytes]] = {}  # (tenant, date) -> agent -> JSON
         self._day_of_key: dict[bytes, tuple[str, str, str]] = {}  # for tombstones
         self._order: dict[tuple[str, str], list[str]] = {}  # agent ids sorted, per day
@@ -112,6 +123,8 @@ class TopicViews:
                 self._apply_status(value)
             elif topic == self.settings.topic_adherence:
                 self._apply_summary(key, value)
+            elif topic == self.settings.topic_alerts:
+                self._apply_alert(value)
             else:
                 self._apply_session(key, value)
         except Exception:  # a record we cannot read is skipped, never fatal
@@ -121,7 +134,45 @@ class TopicViews:
         if value is None:
             return
         st = orjson.loads(value)
-        self.status[(str(st["tenantId"]), str(st["agentId"]))] = value
+        tenant, agent = str(st["tenantId"]), str(st["agentId"])
+        self.status[(tenant, agent)] = value
+        self.tenant_status.setdefault(tenant, {})[agent] = value
+        self.feed.publish(tenant, "status", value)
+
+    def _apply_alert(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        a = orjson.loads(value)
+        tenant, alert_id = str(a["tenantId"]), str(a["alertId"])
+        start, end = int(a["start"]), a.get("end")
+        kept = self.alerts.setdefault(tenant, {})
+        known = kept.get(alert_id)
+        if known is not None and known[1] is not None and end is None:
+            return  # a start sent again (at least once) after its end: the end stands
+        kept[alert_id] = (start, None if end is None else int(end), value)
+        newest = max(start, self._newest_alert.get(tenant, start))
+        self._newest_alert[tenant] = newest
+        if len(kept) > ALERTS_PER_TENANT or (known is None and len(kept) % 1000 == 0):
+            self._forget_alerts(tenant, newest)
+        self.feed.publish(tenant, "alert", value)
+
+    def _forget_alerts(self, tenant: str, newest: int) -> None:
+        kept = self.alerts[tenant]
+        for k in [k for k, (_, e, _) in kept.items() if e is not None
+                  and e < newest - ALERT_KEEP_MS]:
+            del kept[k]
+        if len(kept) > ALERTS_PER_TENANT:  # still too many: the oldest ended ones go
+            ended = sorted((e, k) for k, (_, e, _) in kept.items() if e is not None)
+            for _, k in ended[:len(kept) - ALERTS_PER_TENANT]:
+                del kept[k]
+
+    def tenant_alerts(self, tenant: str) -> list[bytes]:
+        """The tenant's alerts kept, open ones and those ended within a day of the
+        newest, oldest first."""
+        newest = self._newest_alert.get(tenant, 0)
+        kept = self.alerts.get(tenant, {})
+        return [v for s, e, v in sorted(kept.values(), key=lambda x: x[0])
+                if e is None or e >= newest - ALERT_KEEP_MS]
 
     def _apply_summary(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
@@ -133,6 +184,8 @@ class TopicViews:
                 if day is not None:
                     day.pop(where[2], None)
                 self._order.pop(where[:2], None)
+                self.feed.publish(where[0], "summary", orjson.dumps(
+                    {"agentId": where[2], "date": where[1], "removed": True}))
             return
         s = orjson.loads(value)
         tenant, day_iso, agent = str(s["tenantId"]), str(s["date"]), str(s["agentId"])
@@ -152,6 +205,8 @@ class TopicViews:
         if agent not in day:
             self._order.pop((tenant, day_iso), None)
         day[agent] = value
+        if self.feed.wants(tenant):
+            self.feed.publish(tenant, "summary", orjson.dumps(short_summary(s)))
 
     def _forget_old(self, tenant: str, newest: int) -> None:
         cutoff = newest - self.settings.api_history_days

@@ -96,7 +96,8 @@ async def apply_item(w: Worker, item: dict[str, Any], reducer: AgentReducer, now
         place = item.get("p")
         return reducer.apply_schedule(msg.agent_id, msg.acd_agent_id, msg.from_ts,
                                       msg.to_ts, parts, None,
-                                      pos=None if place is None else (place[0], place[1]))
+                                      pos=None if place is None else (place[0], place[1]),
+                                      team=msg.team, name=msg.agent_name)
     if kind == "m":  # the identity belongs to another agent now: its events follow
         server, acd = item["i"]
         to = item["to"]

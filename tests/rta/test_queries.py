@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from rta.queries import (
@@ -17,7 +17,9 @@ from rta.queries import (
     check_range,
     page,
     sort_by_agent,
+    timeline,
 )
+from rta.accounting import seconds
 from rta.replay import replay_log
 from rta.states import RTAS_NAMES
 from tests.support.strategies import BASE, SPAN_STEPS, STEP, arrival_orders, scenarios
@@ -82,3 +84,70 @@ def test_page_and_date_checks() -> None:
     assert [r["agentId"] for r in sort_by_agent(rows)] == [9, 10, 100, "a", "b"]
     assert page(list(range(7)), 3, 3) == [6]
     assert page(list(range(7)), 3, 4) == []
+
+
+@given(data=st.data())
+def test_timeline_adds_up_to_the_day_summary(data: st.DataObject) -> None:
+    """The monitor's timeline of a day (rta.queries.timeline) is the summary's pieces:
+    its IN, OUT and NEUTRAL runs add up to the day's seconds, its states cover the day
+    without gap or overlap, and its schedule is the counted parts inside the day."""
+    events, scheds, tenants = data.draw(scenarios())
+    engine = replay_log(data.draw(arrival_orders(events, scheds)), tenants).engine
+    assert engine is not None
+    checked = 0
+    for reducer in engine.agents.values():
+        cal = reducer.ctx.calendar
+        for ordinal in reducer.candidate_days(None):
+            summary = reducer.build_day(ordinal, None)
+            if summary is None:
+                continue
+            ds, de = cal.bounds(ordinal)
+            got = timeline(reducer, ds, de, de)
+            total = {"IN": 0, "OUT": 0, "NEUTRAL": 0}
+            for run in got["adherence"]:
+                assert ds <= run["start"] < run["end"] <= de
+                total[run["adherence"]] += run["end"] - run["start"]
+            assert seconds(total["IN"]) == summary["inAdherenceSeconds"]
+            assert seconds(total["OUT"]) == summary["notInAdherenceSeconds"]
+            assert seconds(total["NEUTRAL"]) == summary["neutralSeconds"]
+            runs = got["states"]
+            assert runs[0]["start"] == ds and runs[-1]["end"] == de
+            assert all(a["end"] == b["start"] and (a["state"], a["reasonCode"]) != (
+                b["state"], b["reasonCode"]) for a, b in zip(runs, runs[1:], strict=False))
+            assert [(p["start"], p["end"], p["activity"]) for p in got["schedule"]] == [
+                (max(p.start, ds), min(p.end, de), p.activity_type)
+                for p in reducer.schedule.parts if p.start < de and p.end > ds]
+            half = ds + (de - ds) // 2  # as of mid-day: nothing after it
+            early = timeline(reducer, ds, de, half)
+            assert all(r["end"] <= half for r in early["states"] + early["adherence"])
+            checked += 1
+    event(f"days checked: {min(checked, 3)}")  # (hypothesis statistics: not vacuous)
+
+
+def test_timeline_of_a_25_hour_day() -> None:
+    """The day the clocks go back in America/Chicago has 25 hours: the timeline spans
+    them, and an activity in the repeated hour is drawn where it is."""
+    from datetime import date
+
+    from rta.agent import AgentReducer, TenantContext
+    from rta.config import TenantSettings
+    from rta.schedule import Part
+
+    ctx = TenantContext("t", TenantSettings(time_zone="America/Chicago"))
+    ds, de = ctx.calendar.bounds(date(2026, 11, 1).toordinal())
+    assert de - ds == 25 * 3_600_000
+    reducer = AgentReducer(ctx, "7")
+    # 01:00-01:30 CDT, then 01:00-01:30 CST an hour later (absolute time)
+    first, second = ds + 3_600_000, ds + 2 * 3_600_000
+    reducer.apply_schedule("7", "a", ds, de, [
+        Part(first, first + 1_800_000, "IN_SERVICE", "IN_SERVICE"),
+        Part(second, second + 1_800_000, "BREAK", "BREAK")])
+    reducer.add_identity(("1", "a"))
+    reducer.apply_state(("1", "a"), first, 3, None, "e1")
+    got = timeline(reducer, ds, de, de)
+    assert [(p["start"] - ds, p["activity"]) for p in got["schedule"]] == [
+        (3_600_000, "IN_SERVICE"), (7_200_000, "BREAK")]
+    assert got["states"][-1] == {"start": first, "end": de, "state": "READY",
+                                 "reasonCode": None}
+    assert [(r["adherence"], r["end"] - r["start"]) for r in got["adherence"]] == [
+        ("IN", 1_800_000), ("OUT", 1_800_000)]

@@ -8,7 +8,9 @@
 - what ``publish_states`` and ``publish_schedules`` are given is kept in
   ``states`` and ``schedules`` (what would have reached the topics),
 - ``status``, ``summaries`` and ``activity`` answer from ``statuses``, ``days`` and
-  ``activities``, which a test fills,
+  ``activities``, which a test fills (``activity`` with view "timeline" from
+  ``timelines``); ``live`` (the monitor's snapshot) from ``statuses``, ``days`` and
+  ``alerts``, and ``feed`` is a real ``LiveFeed`` a test publishes to,
 - it is always ready; ``engine_metrics`` is a small fixed list; ``cluster_signature``
   is an HMAC of the body, as the worker's,
 - ``fail_next(exc)``: the next call that reads or writes raises ``exc`` (an
@@ -46,6 +48,7 @@ from rta.models import ScheduleMessage, StateEvent
 from rta.summary import agent_sort_key
 from streams.api.app import Api, ApiConfig
 from streams.api.auth import Authenticator
+from streams.api.feed import LiveFeed
 from streams.api.ports import Session
 from streams.local.loopback import LoopbackServer
 from streams.metrics import Figure
@@ -114,6 +117,19 @@ class FakeBackend(Failing):
         self.oldest_day = "0000-01-01"  # dates before it are not kept: summaries() is None
         self.activities: dict[str, list[dict[str, Any]]] = {}  # tenant -> rows ("agentId")
         self.activity_calls: list[tuple[str, list[str] | None, int, int]] = []
+        self.timelines: dict[str, list[dict[str, Any]]] = {}  # tenant -> rows ("agentId")
+        self.alerts: dict[str, list[dict[str, Any]]] = {}  # tenant -> alert records
+        self._feed = LiveFeed()
+
+    @property
+    def feed(self) -> LiveFeed:
+        return self._feed
+
+    def live(self, tenant: str, date: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        self._maybe_fail()
+        return ([orjson.dumps(s) for (t, _), s in self.statuses.items() if t == tenant],
+                [orjson.dumps(s) for s in self.days.get((tenant, date), {}).values()],
+                [orjson.dumps(a) for a in self.alerts.get(tenant, [])])
 
     @property
     def sessions(self) -> FakeSessions:
@@ -148,15 +164,17 @@ class FakeBackend(Failing):
         return by_agent, sorted(by_agent, key=agent_sort_key)
 
     async def activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                       to_ts: int) -> list[dict[str, Any]]:
-        rows, _ = await self.local_activity(tenant, agent_ids, from_ts, to_ts)
+                       to_ts: int, view: str = "rtas") -> list[dict[str, Any]]:
+        rows, _ = await self.local_activity(tenant, agent_ids, from_ts, to_ts, view)
         return rows
 
     async def local_activity(self, tenant: str, agent_ids: list[str] | None, from_ts: int,
-                             to_ts: int) -> tuple[list[dict[str, Any]], list[int]]:
+                             to_ts: int, view: str = "rtas"
+                             ) -> tuple[list[dict[str, Any]], list[int]]:
         self._maybe_fail()
         self.activity_calls.append((tenant, agent_ids, from_ts, to_ts))
-        rows = [r for r in self.activities.get(tenant, [])
+        kept = self.timelines if view == "timeline" else self.activities
+        rows = [dict(r) for r in kept.get(tenant, [])
                 if agent_ids is None or str(r["agentId"]) in agent_ids]
         return rows, list(range(PARTITIONS))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from streams.api.app import Api
 from streams.api.auth import Authenticator
-from streams.api.openapi import INTERNAL_ROUTES
+from streams.api.openapi import INTERNAL_ROUTES, MONITOR_ROUTES
 from streams.api.ports import Unavailable
 from tests.support.fake_backend import FakeBackend, FakeService, api_config
 from tests.support.http import KEYS, PASSWORDS, tenants_text
@@ -163,8 +164,13 @@ def test_every_route_is_documented_or_deliberately_internal(doc: dict[str, Any])
     registered -= {("HEAD", path) for method, path in registered if method == "GET"}
     documented = {(method.upper(), path) for path, ops in doc["paths"].items()
                   for method in ops}
-    assert registered == documented | INTERNAL_ROUTES
-    assert not documented & INTERNAL_ROUTES  # the public document does not advertise them
+    assert registered == documented | INTERNAL_ROUTES | MONITOR_ROUTES
+    assert not documented & (INTERNAL_ROUTES | MONITOR_ROUTES)  # not in the public document
+    # the monitor's are documented with the page
+    monitor_doc = (Path(__file__).parents[3] / "docs" / "MONITOR.md").read_text()
+    assert all(f"`{path}" in monitor_doc or f"{method} {path}" in monitor_doc
+               for method, path in MONITOR_ROUTES - {("GET", "/monitor/static/{name}")}), \
+        "a monitor route is missing from docs/MONITOR.md"
     assert "/internal" not in orjson.dumps(doc).decode()
 
 

@@ -145,3 +145,45 @@ def test_not_an_object() -> None:
         parse_state_event("x")
     with pytest.raises(InputError, match="schedule message must be a JSON object, got list"):
         parse_schedule([])
+
+
+SCHEDULE = {"tenantId": "t", "agentId": 7, "acdAgentId": "a", "fromTimestamp": 0,
+            "toTimestamp": 3_600_000, "activities": [
+                {"activityType": "IN_SERVICE", "startTime": 0, "endTime": 3_600_000}]}
+
+
+@pytest.mark.parametrize(("extra", "team", "name"), [
+    ({}, None, None),
+    ({"team": "  Billing   East ", "agentName": "Ann Lee"}, "Billing East", "Ann Lee"),
+    ({"mainTeam": {"teamId": 3, "name": "Default Team"}, "firstName": "bill",
+      "lastName": "smith"}, "Default Team", "bill smith"),  # Webex's agent fields
+    ({"team": "Sales", "mainTeam": {"name": "Other"}, "firstName": "x"}, "Sales", "x"),
+    ({"team": "", "agentName": "  "}, None, None),
+])
+def test_schedules_may_name_the_team_and_the_agent(extra: dict[str, Any], team: Any,
+                                                   name: Any) -> None:
+    msg = parse_schedule({**SCHEDULE, **extra})
+    assert (msg.team, msg.agent_name) == (team, name)
+
+
+def test_a_team_name_too_long_or_not_text_is_named() -> None:
+    with pytest.raises(InputError, match="team: must be at most 200"):
+        parse_schedule({**SCHEDULE, "team": "x" * 201})
+    with pytest.raises(InputError, match="agentName: must be a string"):
+        parse_schedule({**SCHEDULE, "agentName": ["Ann"]})
+
+
+def test_the_status_carries_the_latest_team_and_name_through_a_snapshot() -> None:
+    from rta.agent import AgentReducer, TenantContext
+    from rta.config import TenantSettings
+
+    ctx = TenantContext("t", TenantSettings())
+    r = AgentReducer(ctx, "7")
+    r.apply_schedule(7, "a", 0, 10, [], team="Billing", name="Ann")
+    r.apply_schedule(7, "a", 10, 20, [])  # names neither: they stay
+    assert (r.status(5)["team"], r.status(5)["agentName"]) == ("Billing", "Ann")
+    r.apply_schedule(7, "a", 20, 30, [], team="Sales")
+    back = AgentReducer.restore(ctx, r.snapshot())
+    assert (back.status(5)["team"], back.status(5)["agentName"]) == ("Sales", "Ann")
+    old = {k: v for k, v in r.snapshot().items() if k not in ("team", "name")}
+    assert AgentReducer.restore(ctx, old).status(5)["team"] is None  # older snapshots

@@ -189,7 +189,7 @@
     ui.fullRefill = true;
     ui.alertsDirty = ui.teamsDirty = ui.filtersDirty = true;
     requestResort();
-    if (drawer.agentId) scheduleTimeline(0);
+    if (drawer.agentId) scheduleTimeline(0, true);
   }
 
   function onStatus(a) {
@@ -707,7 +707,7 @@
   document.body.dataset.view = ui.mode;
 
   // ------------------------------------------------------------------ timeline drawer
-  const drawer = { agentId: null, data: null, timer: 0, seq: 0, returnFocus: null };
+  const drawer = { agentId: null, data: null, timer: 0, due: 0, seq: 0, returnFocus: null };
   const timelineEl = $("timeline");
 
   /**
@@ -742,7 +742,7 @@
     $("drawer").hidden = false;
     document.body.classList.add("drawer-open");
     renderDrawerHead(now());
-    scheduleTimeline(0);
+    scheduleTimeline(0, true);
     $("drawer-close").focus({ preventScroll: true });
   }
   function closeDrawer() {
@@ -750,15 +750,23 @@
     drawer.data = null;
     drawer.seq++;
     clearTimeout(drawer.timer);
+    drawer.timer = 0;
     $("drawer").hidden = true;
     document.body.classList.remove("drawer-open");
     const back = drawer.returnFocus;
     if (back && back.isConnected) back.focus({ preventScroll: true });
   }
-  /** (Re)load the open timeline after `delay` ms; a later call replaces a pending one (debounce). */
-  function scheduleTimeline(delay) {
+  /**
+   * (Re)load the open timeline in `delay` ms, unless a load is already due sooner
+   * (so a burst of the agent's status events makes one load, and never postpones it).
+   */
+  function scheduleTimeline(delay, force) {
+    if (!drawer.agentId) return;
+    const due = Date.now() + delay;
+    if (!force && drawer.timer && drawer.due <= due) return;
     clearTimeout(drawer.timer);
-    if (drawer.agentId) drawer.timer = setTimeout(loadTimeline, delay);
+    drawer.due = due;
+    drawer.timer = setTimeout(() => { drawer.timer = 0; loadTimeline(); }, delay);
   }
   async function loadTimeline() {
     const id = drawer.agentId;
@@ -936,14 +944,21 @@
   }
 
   // ------------------------------------------------------------------ connection
-  const conn = { es: null, state: "reconnecting", backoff: 1000, retryTimer: 0, lastEvent: 0, epoch: 0 };
+  const conn = { es: null, state: "reconnecting", backoff: 1000, retryTimer: 0, lastEvent: 0, lostAt: 0, epoch: 0 };
 
   function setConnection(state, text) {
+    const was = conn.state;
     conn.state = state;
     const c = $("connection");
     c.setAttribute("data-state", state);
-    const label = text || { live: "Live", reconnecting: "Reconnecting…", signedout: "Signed out" }[state];
+    let label = text || { live: "Live", reconnecting: "Reconnecting…", signedout: "Signed out" }[state];
+    // Say how old the figures on screen are (they stay while reconnecting).
+    if (state === "reconnecting" && !text) {
+      if (was === "live") conn.lostAt = now();
+      if (conn.lostAt && store.tenant) label += ` data of ${fmt.time.format(conn.lostAt)}`;
+    }
     setText(c.querySelector(".connection-text"), label);
+    c.title = label;
   }
   function banner(text) {
     const b = $("banner");
@@ -1005,10 +1020,16 @@
         applySnapshot(r.body); // fresh figures even before the stream is back
         connect();
       } else {
-        banner(r.status ? `The server answered ${r.message}; retrying…` : "The server cannot be reached; retrying…");
+        banner(retryText(r));
         scheduleRetry();
       }
     }, delay);
+  }
+
+  function retryText(r) {
+    const why = r.status ? `the server answered ${r.status}${r.message.startsWith(String(r.status)) ? "" : ` (${r.message})`}`
+      : "the server cannot be reached";
+    return `Live data interrupted: ${why}. Retrying in ${Math.round(conn.backoff / 1000)} s…`;
   }
 
   async function getSnapshot() {
@@ -1034,7 +1055,7 @@
       applySnapshot(r.body);
       connect();
     } else {
-      banner(r.status ? `The server answered ${r.message}; retrying…` : "The server cannot be reached; retrying…");
+      banner(retryText(r));
       scheduleRetry();
     }
   }

@@ -1070,26 +1070,31 @@ class AgentReducer:
 
     def next_deadline(self, now: int) -> int | None:
         """When a tick may next change alerts or status with no new input (``now``
-        itself while the agent was never evaluated or a change was not evaluated)."""
+        itself while the agent was never evaluated or a change was not evaluated; a
+        time before ``now`` when something changed between the last evaluation and
+        ``now``: due at once)."""
         st = self.alerts
         if st.cursor is None or st.dirty_from is not None:
             return now
+        # what changes after the last evaluation is due, even where that is before
+        # ``now`` (evaluated last in event time, a backlog's): then at once
+        base = st.cursor
         cands = []
         if st.pending is not None:
             # the threshold of the uncovered run in progress (it may start where an
             # alert's covered time ends)
             cands.append(st.pending + self._threshold(st.pending)[0])
-        i = self.eff.index_at(now)
+        i = self.eff.index_at(base)
         if i + 1 < len(self.eff.times):
             cands.append(self.eff.times[i + 1])
-        j = self.schedule.index_at(now)
+        j = self.schedule.index_at(base)
         parts = self.schedule.parts
         if j < len(parts):
             p = parts[j]
-            cands.append(p.start if p.start > now else p.end)
-            if p.start <= now < p.start + self.ctx.tolerance_ms:
+            cands.append(p.start if p.start > base else p.end)
+            if p.start <= base < p.start + self.ctx.tolerance_ms:
                 cands.append(p.start + self.ctx.tolerance_ms)
-        later = [c for c in cands if c > now]
+        later = [c for c in cands if c > base]
         return min(later) if later else None
 
     # ------------------------------------------------------------------ live status

@@ -1,5 +1,7 @@
 # Sourced by scripts/test: the services the suite starts need system packages —
-# a JDK and Maven (Apache Kafka from its jars), PostgreSQL's server binaries.
+# a JDK and Maven (Apache Kafka from its jars), PostgreSQL's server binaries, and
+# Chromium for the monitor page's browser tests (Debian's package; no browser is
+# ever downloaded by a test tool).
 # Missing ones are installed with apt-get when this runs as root on Debian or
 # Ubuntu (as CI does); otherwise the error names them and the command to run.
 need=()
@@ -15,6 +17,7 @@ pg_ok() {
   { [ -n "$d" ] && [ -x "$d/initdb" ]; } || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 pg_ok || need+=(postgresql)
+{ [ -n "${RTA_CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1; } || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing system packages the tests need: ${need[*]} (apt-get)..." >&2

@@ -25,4 +25,4 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # fixtures and hooks every test directory may use (tests import helpers from
 # tests/support, never from one another)
 pytest_plugins = ["tests.support.brokers", "tests.support.workers", "tests.support.history",
-                  "tests.support.http", "tests.support.fake_backend"]
+                  "tests.support.http", "tests.support.fake_backend", "tests.support.browser"]

@@ -37,6 +37,7 @@ from rta.queries import (
     sort_by_agent,
 )
 from streams.api.auth import Authenticator, LoginError, Principal, digest, new_session_id
+from streams.api.monitor import Monitor
 from streams.api.openapi import openapi_document
 from streams.api.ports import VIEWS, Backend, Session, Unavailable
 from streams.metrics import CONTENT_TYPE, Figures, histogram, new_registry
@@ -106,6 +107,9 @@ class Api:
               "how late the event loop wakes up (sampled every 0.25 s)",
               registry=registry).set_function(lambda: self.loop_lag)
         registry.register(Figures(backend.engine_metrics))
+        self.monitor = Monitor(self)
+        Gauge("rta_monitor_streams", "monitor pages connected to this worker (event streams)",
+              registry=registry).set_function(lambda: self.monitor.streams)
         self._lag_task: asyncio.Task[None] | None = None
         self._hashing = asyncio.Semaphore(2)
         self._memo_key = secrets.token_bytes(32)
@@ -128,9 +132,6 @@ class Api:
         r.add_get("/readyz", self.readyz)
         r.add_get("/metrics", self.metrics)
         r.add_get("/openapi.json", self.openapi)
-        from streams.api.monitor import Monitor
-
-        self.monitor = Monitor(self)
         self.monitor.add_routes(r)
         app.on_startup.append(self._start_lag_monitor)
         app.on_cleanup.append(self._stop_lag_monitor)

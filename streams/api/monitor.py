@@ -239,9 +239,6 @@ class Monitor:
             return True  # cannot tell now: the next heartbeat asks again
         return True
 
-    def count_streams(self) -> int:
-        return self.streams
-
 
 def parse_events(raw: bytes) -> list[tuple[str, Any]]:
     """Server-sent events as (event, parsed data) (for tests and tools)."""

@@ -93,11 +93,20 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.kafka import produce_records
-    from streams.local.simulate import CentreSpec, generate
+    from streams.local.centre import Centre, generate
+    from streams.local.demo import DEMO_KEY, TENANT, TIME_ZONE, ingest_items, send_http
 
-    spec = CentreSpec(agents=args.agents, days=1, start=args.start, tenant="northwind",
-                      time_zone="America/Chicago")
+    spec = Centre(agents=args.agents, days=1, start=args.start, tenant=TENANT,
+                  time_zone=TIME_ZONE, seed=args.seed)
+    if args.url:  # as real sources send: the HTTP ingest
+        n = send_http(args.url, args.api_key or DEMO_KEY, ingest_items(spec))
+        print(f"sent {n} records of a {args.agents}-agent demo day ({args.start}) to "
+              f"{args.url}; now try:\n  curl -H 'x-api-key: {args.api_key or DEMO_KEY}' "
+              f"'{args.url}/api/rest/scheduling/adherence/agent?date={args.start}'",
+              file=sys.stderr)
+        return 0
+    from streams.kafka import produce_records
+
     n = asyncio.run(produce_records(settings_from(args), list(generate(spec))))
     print(f"sent {n} records of a {args.agents}-agent demo day ({args.start}); now try:\n"
           f"  rta tail rta.adherence --latest --broker {args.broker}\n"
@@ -146,8 +155,10 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path, tenants_file: st
     api = f"http://127.0.0.1:{settings.web_port}"
     if demo_tenants:
         keys, key = f"demo key in {tenants_file}", DEMO_KEY
+        signin = f"the demo key {DEMO_KEY}"
     else:
         keys, key = f"API keys in {tenants_file}", "YOUR-KEY"
+        signin = "a tenant's API key, or user and password"
     if broker_kind == "kafka":
         from streams.local.kafka import KAFKA_VERSION
 
@@ -156,6 +167,7 @@ def up_banner(broker: str, settings: WorkerSettings, log: Path, tenants_file: st
         kind, keeps = "Tansu, in memory", "memory only"
     return f"""
 rta is up.
+  monitor:  {api}/monitor  (sign in with {signin})
   HTTP API: {api}  (OpenAPI: {api}/openapi.json; {keys})
     curl -H 'x-api-key: {key}' {api}/v1/agents/1000/status
   broker ({kind}): {broker}
@@ -211,8 +223,14 @@ def register(sub: Any) -> None:
     p.add_argument("--idle", type=float, default=2.0, help="stop after this many idle seconds")
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("demo", help="send a simulated centre's day to a running engine")
+    p = sub.add_parser("demo", help="send a simulated centre's day to a running engine "
+                                     "(the demo centre of rta up --demo, docs/DEMO.md)")
     broker_flag(p)
+    p.add_argument("--url", help="send through the HTTP ingest of the worker at this address "
+                                 "(e.g. http://127.0.0.1:6066) instead of to the broker's topics")
+    p.add_argument("--api-key", help="API key of tenant northwind for --url (default: the "
+                                     "demo key)")
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 6))
+    p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo)

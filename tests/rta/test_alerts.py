@@ -607,3 +607,18 @@ def test_the_oracle_on_the_issue_case() -> None:
     assert drive(steps, {"t": {}}) == [
         (r["step"], "7", r["type"], r["alertId"], r["start"], r["end"])
         for r in reference_alerts(steps, {"t": {}})]
+
+
+def test_a_deadline_passed_between_evaluations_is_due_at_once() -> None:
+    """Evaluated last in event time (a backlog read at 9:00 of a day, say), the agent
+    is due for what changed since then, even if a timer asks at a later hour: the
+    break that started at 12:00 while it was READY is due at once, not at the next
+    change after the timer's ``now`` (which left the status and the alert of the
+    missed hours stale until then: found by the monitor's demo)."""
+    e = engine()
+    state(e, t(9), 3, now=t(9))
+    agent = e.agents[("t", "7")]
+    assert agent.next_deadline(t(13)) == t(12)  # <= now: the timer ticks it at once
+    assert alerts(e.tick(t(13))) == [("ALERT_STARTED", t(12), None),
+                                     ("ALERT_ENDED", t(12), t(12, 15))]
+    assert agent.status(t(13))["adherence"] == "IN"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from rta.accounting import seconds
 from rta.queries import (
     MAX_RANGE_MS,
     QueryError,
@@ -19,7 +21,6 @@ from rta.queries import (
     sort_by_agent,
     timeline,
 )
-from rta.accounting import seconds
 from rta.replay import replay_log
 from rta.states import RTAS_NAMES
 from tests.support.strategies import BASE, SPAN_STEPS, STEP, arrival_orders, scenarios
@@ -113,7 +114,7 @@ def test_timeline_adds_up_to_the_day_summary(data: st.DataObject) -> None:
             runs = got["states"]
             assert runs[0]["start"] == ds and runs[-1]["end"] == de
             assert all(a["end"] == b["start"] and (a["state"], a["reasonCode"]) != (
-                b["state"], b["reasonCode"]) for a, b in zip(runs, runs[1:], strict=False))
+                b["state"], b["reasonCode"]) for a, b in itertools.pairwise(runs))
             assert [(p["start"], p["end"], p["activity"]) for p in got["schedule"]] == [
                 (max(p.start, ds), min(p.end, de), p.activity_type)
                 for p in reducer.schedule.parts if p.start < de and p.end > ds]

@@ -127,6 +127,10 @@ def test_installed_wheel_runs_rta_up_outside_the_checkout(tmp_path: Path) -> Non
         status, body = _get(url, {"x-api-key": "northwind-demo-key"})
         assert status in (200, 404), (status, body)  # 404: no such agent yet, but let in
         assert isinstance(orjson.loads(body), dict)
+        assert f"monitor:  http://127.0.0.1:{api_port}/monitor" in banner, banner
+        for name in ("monitor", "monitor/static/monitor.js", "monitor/static/monitor.css"):
+            # the page's files are in the wheel
+            assert _get(f"http://127.0.0.1:{api_port}/{name}", {})[0] == 200, name
 
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) == 0, out.read_text()[-3000:]

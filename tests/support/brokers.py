@@ -16,12 +16,14 @@ runs every broker test on Tansu.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,17 @@ if DEFAULT_KIND not in BROKER_KINDS:
 
 PUBLIC = ("state", "schedule", "adherence", "status", "alerts", "deadletter")
 _counter = itertools.count(1)
+
+
+def run_sync(coro: Any) -> Any:
+    """``asyncio.run``, also where a loop already runs in this thread (Playwright's
+    sync API keeps one running while a browser is open): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def namespace_env(ns: str) -> dict[str, str]:
@@ -132,7 +145,7 @@ def open_test_broker(kind: str, kafka: Callable[[], KafkaBroker], tmp: Path,
             tb = TestBroker(kafka(), f"rta{next(_counter):03d}")
         for k, v in tb.env.items():
             mp.setenv(k, v)
-        asyncio.run(ensure_topics(tb.settings()))
+        run_sync(ensure_topics(tb.settings()))
         yield tb
 
 

@@ -48,6 +48,7 @@
   const OVERSCAN_ROWS = 2;
   const ALERTS_SHOWN = 200; // newest alerts rendered in the side panel
   const ALERTS_KEPT_MS = 24 * HOUR;
+  const DATA_FRAME_MS = 200; // at most ~5 renders a second for data alone
   const STALE_MS = 45000; // no event (heartbeats come every 15 s) for this long: reconnect
   const TIMELINE_REFRESH_MS = 15000;
 
@@ -61,7 +62,12 @@
   }
   /** Write textContent only when it changed (cache on the element). */
   function setText(e, text) {
-    if (e._t !== text) { e._t = text; e.textContent = text; }
+    if (e._t === text) return;
+    e._t = text;
+    const first = e.firstChild;
+    // Changing a text node's data is cheaper than replacing it (no node added to layout).
+    if (first && first === e.lastChild && first.nodeType === 3 && text !== "") first.data = text;
+    else e.textContent = text;
   }
   function setAttr(e, name, value) {
     if (e.getAttribute(name) !== value) e.setAttribute(name, value);
@@ -121,9 +127,15 @@
     fmt.time = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit" });
     fmt.hm = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit" });
     fmt.clockDate = new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: "short", day: "numeric", month: "short", timeZoneName: "short" });
+    fmt.weekday = new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: "short" });
     fmt.isoDate = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
   }
   setZone(undefined);
+  /** A time of day in the tenant's zone, with the weekday when it is not of the day shown. */
+  function fmtWhen(ms) {
+    const t = fmt.time.format(ms);
+    return store.date && localDate(ms) !== store.date ? `${fmt.weekday.format(ms)} ${t}` : t;
+  }
   /** YYYY-MM-DD of an instant in the tenant's zone. */
   function localDate(ms) {
     const p = {};
@@ -203,7 +215,7 @@
     if (!old || old.team !== a.team || old.state !== a.state) ui.filtersDirty = true;
     ui.teamsDirty = true;
     if (drawer.agentId === a.agentId) scheduleTimeline(1000);
-    scheduleFrame();
+    scheduleDataFrame();
   }
   function onSummary(x) {
     if (!x || x.agentId == null || x.date !== store.date) return; // another day's: not shown
@@ -211,13 +223,13 @@
     store.summaries.set(id, x);
     ui.dirtyAgents.add(id);
     ui.teamsDirty = true;
-    scheduleFrame();
+    scheduleDataFrame();
   }
   function onAlert(al) {
     putAlert(al);
     ui.alertsDirty = true;
     ui.resortWanted = true;
-    scheduleFrame();
+    scheduleDataFrame();
   }
 
   // ------------------------------------------------------------------ view state
@@ -234,14 +246,30 @@
     dirtyAgents: new Set(),
     fullRefill: true, // refill every visible tile (tick, snapshot, layout)
     resortWanted: true, resortNow: false, lastResort: 0,
-    alertsDirty: true, teamsDirty: true, filtersDirty: true,
+    alertsDirty: true, teamsDirty: true, filtersDirty: true, lastTeams: -1e9,
     alertNodes: new Map(), // alertId -> rendered <li>
-    frame: 0,
+    frame: 0, frameTimer: 0, lastFrame: -1e9, tickDue: false,
+    scrollTop: 0, viewW: 0, viewH: 0, // geometry of the grid, kept from events (no forced layout)
     stats: { renders: 0, lastRenderMs: 0, maxRenderMs: 0 },
   };
 
+  /**
+   * Ask for a render at the next animation frame. Renders that only bring data
+   * (events, the clock) are spaced by at least DATA_FRAME_MS, so that a burst of
+   * events costs a few renders a second; what the user does (scroll, filters)
+   * renders at the next frame.
+   */
   function scheduleFrame() {
-    if (!ui.frame) ui.frame = requestAnimationFrame(frame);
+    if (ui.frame) return;
+    clearTimeout(ui.frameTimer);
+    ui.frameTimer = 0;
+    ui.frame = requestAnimationFrame(frame);
+  }
+  function scheduleDataFrame() {
+    if (ui.frame || ui.frameTimer) return;
+    const wait = ui.lastFrame + DATA_FRAME_MS - performance.now();
+    if (wait <= 0) scheduleFrame();
+    else ui.frameTimer = setTimeout(() => { ui.frameTimer = 0; scheduleFrame(); }, wait);
   }
   /** Re-sort at the next frame (filters changed, snapshot). */
   function requestResort() {
@@ -253,11 +281,13 @@
   function frame() {
     ui.frame = 0;
     const t0 = performance.now();
+    ui.lastFrame = t0;
     const t = now();
+    if (ui.tickDue) renderTick(t);
     if (ui.resortNow || (ui.resortWanted && t - ui.lastResort >= 1000)) resort(t);
     renderGrid(t);
     if (ui.alertsDirty) renderAlerts(t);
-    if (ui.teamsDirty) renderTeams();
+    if (ui.teamsDirty && t - ui.lastTeams >= 1000) renderTeams(t);
     const ms = performance.now() - t0;
     ui.stats.renders++;
     ui.stats.lastRenderMs = ms;
@@ -352,7 +382,7 @@
 
   /** Columns, tile size and the spacer's height from the container's width. */
   function layout() {
-    const width = grid.clientWidth || gridScroll.clientWidth;
+    const width = ui.viewW;
     if (ui.mode === "tiles") {
       ui.cols = Math.max(1, Math.floor((width + TILE.gap) / (TILE.minWidth + TILE.gap)));
       ui.tileW = Math.floor((width - TILE.gap * (ui.cols - 1)) / ui.cols);
@@ -435,8 +465,8 @@
 
   function renderGrid(t) {
     const list = ui.list;
-    const top = gridScroll.scrollTop;
-    const viewH = gridScroll.clientHeight;
+    const top = ui.scrollTop;
+    const viewH = ui.viewH;
     const firstRow = Math.max(0, Math.floor(top / ui.rowH) - OVERSCAN_ROWS);
     const lastRow = Math.ceil((top + viewH) / ui.rowH) + OVERSCAN_ROWS;
     const i0 = firstRow * ui.cols;
@@ -478,8 +508,18 @@
     ui.fullRefill = false;
   }
 
-  gridScroll.addEventListener("scroll", scheduleFrame, { passive: true });
-  new ResizeObserver(() => { layout(); scheduleFrame(); }).observe(gridScroll);
+  // The grid's geometry is read here, where layout is fresh, never in a render.
+  gridScroll.addEventListener("scroll", () => { ui.scrollTop = gridScroll.scrollTop; scheduleFrame(); }, { passive: true });
+  new ResizeObserver(() => {
+    ui.viewW = gridScroll.clientWidth;
+    ui.viewH = gridScroll.clientHeight;
+    layout();
+    scheduleFrame();
+  }).observe(gridScroll);
+  function scrollGridTo(y) {
+    gridScroll.scrollTop = y;
+    ui.scrollTop = gridScroll.scrollTop;
+  }
 
   grid.addEventListener("click", (e) => {
     const n = e.target.closest("[data-agent-id]");
@@ -505,8 +545,8 @@
     const i = ui.index.get(id);
     if (i == null) return;
     const y = Math.floor(i / ui.cols) * ui.rowH;
-    if (y < gridScroll.scrollTop) gridScroll.scrollTop = y;
-    else if (y + ui.rowH > gridScroll.scrollTop + gridScroll.clientHeight) gridScroll.scrollTop = y + ui.rowH - gridScroll.clientHeight;
+    if (y < ui.scrollTop) scrollGridTo(y);
+    else if (y + ui.rowH > ui.scrollTop + ui.viewH) scrollGridTo(y + ui.rowH - ui.viewH);
     renderGrid(now());
     const n = ui.nodes.get(id);
     if (n) n.focus({ preventScroll: true });
@@ -545,7 +585,11 @@
     setText(r.agent, `${agentLabel(al.agentId)} (${al.agentId})`);
     const dur = open ? t - al.start : al.duration != null ? al.duration : al.end != null ? al.end - al.start : null;
     setText(r.dur, fmtDuration(dur));
-    setText(r.start, al.start != null ? fmt.time.format(al.start) : "");
+    const whenKey = `${al.start}|${store.date}|${fmt.zone}`;
+    if (li._when !== whenKey) { // formatting is the costly part: only when it changes
+      li._when = whenKey;
+      setText(r.start, al.start != null ? fmtWhen(al.start) : "");
+    }
     setText(r.act, al.activity ? prettify(al.activity) : "No activity");
     setText(r.state, stateText(al.state, al.reasonCode));
   }
@@ -570,9 +614,18 @@
       return li;
     });
     ui.alertNodes = keep;
-    // Re-append only when the order or membership changed.
-    const same = alertsEl.children.length === items.length && items.every((li, i) => alertsEl.children[i] === li);
-    if (!same) alertsEl.replaceChildren(...items);
+    // Move only what moved (a new alert is one insertion at the top): re-inserting
+    // the whole list would lay all of it out again.
+    let cur = alertsEl.firstChild;
+    for (const li of items) {
+      if (cur === li) cur = cur.nextSibling;
+      else alertsEl.insertBefore(li, cur);
+    }
+    while (cur) { // what is left was not wanted
+      const next = cur.nextSibling;
+      cur.remove();
+      cur = next;
+    }
     setText($("alerts-open"), `${openCount} open`);
     const more = $("alerts-more");
     more.hidden = all.length <= ALERTS_SHOWN;
@@ -629,8 +682,9 @@
     bar.appendChild(fill);
     td.append(el("span", "pct", fmtPct(v)), bar);
   }
-  function renderTeams() {
+  function renderTeams(t) {
     ui.teamsDirty = false;
+    ui.lastTeams = t;
     const teams = new Map();
     for (const a of store.agents.values()) {
       const k = a.team == null ? NO_TEAM : String(a.team);
@@ -680,15 +734,16 @@
         b.setAttribute("aria-pressed", String((b.dataset.cls === "all" ? "" : b.dataset.cls) === value));
       }
     }
-    gridScroll.scrollTop = 0;
+    scrollGridTo(0);
     ui.teamsDirty = true;
+    ui.lastTeams = -1e9;
     requestResort();
   }
   $("filter-team").addEventListener("change", (e) => setFilter("team", e.target.value));
   $("filter-state").addEventListener("change", (e) => setFilter("state", e.target.value));
   $("filter-adherence").addEventListener("change", (e) => setFilter("cls", e.target.value));
   $("search").addEventListener("input", (e) => setFilter("q", e.target.value));
-  $("sort").addEventListener("change", (e) => { ui.sort = e.target.value; gridScroll.scrollTop = 0; requestResort(); });
+  $("sort").addEventListener("change", (e) => { ui.sort = e.target.value; scrollGridTo(0); requestResort(); });
   $("counters").addEventListener("click", (e) => {
     const b = e.target.closest(".counter");
     if (!b) return;
@@ -917,15 +972,10 @@
   // ------------------------------------------------------------------ the clock tick
   let lastPrune = 0;
   let lastDateReconnect = 0;
+  /** Once a second, on the server clock's second boundaries. */
   function tick() {
     const t = now();
-    setText($("clock"), fmt.time.format(t));
-    setText($("clock-date"), fmt.clockDate.format(t));
     if (store.tenant) {
-      ui.fullRefill = true; // visible timers
-      ui.resortWanted = true; // classes move with time (out -> alert)
-      tickAlerts(t);
-      if (drawer.agentId) { renderDrawerHead(t); tickTimeline(t); }
       if (t - lastPrune > 60000) { lastPrune = t; pruneAlerts(t); }
       // The tenant's day changed: a fresh snapshot brings the new date (once a minute at most).
       if (store.date && conn.state === "live" && localDate(t) > store.date && t - lastDateReconnect > 60000) {
@@ -938,9 +988,21 @@
         setConnection("reconnecting");
         scheduleRetry();
       }
-      scheduleFrame();
+      ui.fullRefill = true; // the visible timers
+      ui.resortWanted = true; // classes move with time (out -> alert)
     }
-    setTimeout(tick, 1000 - (now() % 1000) + 5); // on the server clock's second boundaries
+    ui.tickDue = true;
+    scheduleFrame();
+    setTimeout(tick, 1000 - (now() % 1000) + 5);
+  }
+  /** The clock and the timers outside the grid (in a frame). */
+  function renderTick(t) {
+    ui.tickDue = false;
+    setText($("clock"), fmt.time.format(t));
+    setText($("clock-date"), fmt.clockDate.format(t));
+    if (!store.tenant) return;
+    tickAlerts(t);
+    if (drawer.agentId) { renderDrawerHead(t); tickTimeline(t); }
   }
 
   // ------------------------------------------------------------------ connection

@@ -207,8 +207,7 @@
   function onStatus(a) {
     if (!a || a.agentId == null) return;
     a.agentId = String(a.agentId);
-    const old = store.agents.get(a.agentId);
-    if (old && old.asOf != null && a.asOf != null && a.asOf < old.asOf) return; // older than what we show
+    const old = store.agents.get(a.agentId); // the stream is in order: the latest wins
     store.agents.set(a.agentId, a);
     ui.dirtyAgents.add(a.agentId);
     ui.resortWanted = true;
@@ -972,13 +971,16 @@
   // ------------------------------------------------------------------ the clock tick
   let lastPrune = 0;
   let lastDateReconnect = 0;
+  const MIDNIGHT_JITTER_MS = 2000 + Math.floor(Math.random() * 20000);
   /** Once a second, on the server clock's second boundaries. */
   function tick() {
     const t = now();
     if (store.tenant) {
       if (t - lastPrune > 60000) { lastPrune = t; pruneAlerts(t); }
-      // The tenant's day changed: a fresh snapshot brings the new date (once a minute at most).
-      if (store.date && conn.state === "live" && localDate(t) > store.date && t - lastDateReconnect > 60000) {
+      // The tenant's day changed: a fresh snapshot brings the new date (once a minute at
+      // most; each page a few seconds after midnight of its own, not all screens at once).
+      if (store.date && conn.state === "live" && localDate(t - MIDNIGHT_JITTER_MS) > store.date &&
+          t - lastDateReconnect > 60000) {
         lastDateReconnect = t;
         connect();
       }

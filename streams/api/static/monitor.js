@@ -244,7 +244,7 @@
     pool: [], // detached tiles for reuse
     dirtyAgents: new Set(),
     fullRefill: true, // refill every visible tile (tick, snapshot, layout)
-    resortWanted: true, resortNow: false, lastResort: 0,
+    resortWanted: true, resortNow: false, lastResort: -1e9,
     alertsDirty: true, teamsDirty: true, filtersDirty: true, lastTeams: -1e9,
     alertNodes: new Map(), // alertId -> rendered <li>
     frame: 0, frameTimer: 0, lastFrame: -1e9, tickDue: false,
@@ -283,10 +283,11 @@
     ui.lastFrame = t0;
     const t = now();
     if (ui.tickDue) renderTick(t);
-    if (ui.resortNow || (ui.resortWanted && t - ui.lastResort >= 1000)) resort(t);
+    // Throttles run on the monotonic clock (the server clock offset may jump).
+    if (ui.resortNow || (ui.resortWanted && t0 - ui.lastResort >= 1000)) resort(t);
     renderGrid(t);
     if (ui.alertsDirty) renderAlerts(t);
-    if (ui.teamsDirty && t - ui.lastTeams >= 1000) renderTeams(t);
+    if (ui.teamsDirty && t0 - ui.lastTeams >= 1000) renderTeams();
     const ms = performance.now() - t0;
     ui.stats.renders++;
     ui.stats.lastRenderMs = ms;
@@ -299,7 +300,7 @@
   }
   function resort(t) {
     ui.resortNow = ui.resortWanted = false;
-    ui.lastResort = t;
+    ui.lastResort = performance.now();
     if (ui.filtersDirty) refreshFilterOptions();
     const f = ui.filters;
     const q = f.q.trim().toLowerCase();
@@ -681,9 +682,9 @@
     bar.appendChild(fill);
     td.append(el("span", "pct", fmtPct(v)), bar);
   }
-  function renderTeams(t) {
+  function renderTeams() {
     ui.teamsDirty = false;
-    ui.lastTeams = t;
+    ui.lastTeams = performance.now();
     const teams = new Map();
     for (const a of store.agents.values()) {
       const k = a.team == null ? NO_TEAM : String(a.team);
@@ -969,19 +970,20 @@
   });
 
   // ------------------------------------------------------------------ the clock tick
-  let lastPrune = 0;
-  let lastDateReconnect = 0;
+  let lastPrune = 0; // performance.now() of the last prune
+  let lastDateReconnect = -1e9;
   const MIDNIGHT_JITTER_MS = 2000 + Math.floor(Math.random() * 20000);
   /** Once a second, on the server clock's second boundaries. */
   function tick() {
     const t = now();
     if (store.tenant) {
-      if (t - lastPrune > 60000) { lastPrune = t; pruneAlerts(t); }
+      const mono = performance.now();
+      if (mono - lastPrune > 60000) { lastPrune = mono; pruneAlerts(t); }
       // The tenant's day changed: a fresh snapshot brings the new date (once a minute at
       // most; each page a few seconds after midnight of its own, not all screens at once).
       if (store.date && conn.state === "live" && localDate(t - MIDNIGHT_JITTER_MS) > store.date &&
-          t - lastDateReconnect > 60000) {
-        lastDateReconnect = t;
+          mono - lastDateReconnect > 60000) {
+        lastDateReconnect = mono;
         connect();
       }
       // No event, not even a heartbeat, for a while: the connection is dead without saying so.

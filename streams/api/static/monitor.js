@@ -26,7 +26,6 @@
     timeline: (id, date) =>
       `/monitor/v1/agents/${encodeURIComponent(id)}/timeline?date=${encodeURIComponent(date)}`,
   };
-  const CLASSES = ["alert", "out", "in", "neutral", "unscheduled", "loggedout"];
   const CLASS_LABEL = {
     alert: "Alert", out: "Out", in: "In", neutral: "Neutral",
     unscheduled: "Unscheduled", loggedout: "Logged out",
@@ -118,7 +117,7 @@
   const now = () => Date.now() + store.offset;
 
   // Formatters in the tenant's zone (rebuilt when the zone changes).
-  const fmt = { zone: undefined, time: null, clockDate: null, isoDate: null, hour: null };
+  const fmt = { zone: undefined, time: null, hm: null, clockDate: null, weekday: null, isoDate: null };
   function setZone(zone) {
     if (fmt.time && fmt.zone === zone) return;
     let tz = zone || undefined;
@@ -235,7 +234,6 @@
   const ui = {
     list: [], // agentIds after filters, in display order
     index: new Map(), // agentId -> position in list
-    cls: new Map(), // agentId -> class at the last re-sort
     filters: { team: "", state: "", cls: "", q: "" },
     sort: "worst",
     mode: "tiles",
@@ -308,7 +306,6 @@
     const rows = [];
     for (const a of store.agents.values()) {
       const c = classOf(a, t);
-      ui.cls.set(a.agentId, c);
       // Counters reflect team, state and search, not the class filter itself.
       if (f.team && (a.team == null ? NO_TEAM : String(a.team)) !== f.team) continue;
       if (f.state && a.state !== f.state) continue;
@@ -476,7 +473,10 @@
     // Free the tiles of agents that left the view (their node is reused below).
     const free = [];
     for (const [id, n] of ui.nodes) {
-      if (!wanted.has(id)) { ui.nodes.delete(id); free.push(n); }
+      if (wanted.has(id)) continue;
+      ui.nodes.delete(id);
+      if (n === document.activeElement) n.blur(); // the node is about to show another agent
+      free.push(n);
     }
     const full = ui.fullRefill;
     for (let i = i0; i < i1; i++) {

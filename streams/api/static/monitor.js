@@ -42,7 +42,7 @@
     "WORK_NOT_READY", "NOT_READY", "UNKNOWN", "LOGOUT", "LOGGED_OUT"];
   const NO_TEAM = "\u0000none"; // filter value of agents without a team
   const HOUR = 3600000;
-  const TILE = { minWidth: 236, height: 122, gap: 10 }; // tiles layout (px)
+  const TILE = { minWidth: 264, height: 122, gap: 10 }; // tiles layout (px)
   const ROW_HEIGHT = 40; // rows layout (px)
   const OVERSCAN_ROWS = 2;
   const ALERTS_SHOWN = 200; // newest alerts rendered in the side panel
@@ -400,7 +400,9 @@
     n.setAttribute("role", "button");
     const r = (n._r = {});
     const part = (key, cls, parent) => ((r[key] = el("span", cls)), (parent || n).appendChild(r[key]));
-    part("name", "t-name");
+    const head = el("span", "t-head"); // name and badge (a row of its own in tiles)
+    n.appendChild(head);
+    part("name", "t-name", head);
     const meta = el("span", "t-meta");
     n.appendChild(meta);
     part("id", "t-id", meta);
@@ -432,7 +434,7 @@
     r.icon.setAttribute("aria-hidden", "true");
     r.cls = el("span", "badge-text");
     badge.append(r.icon, r.cls);
-    n.appendChild(badge);
+    head.appendChild(badge);
     return n;
   }
 

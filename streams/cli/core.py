@@ -41,19 +41,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from streams.local.simulate import CentreSpec, generate
+    from collections.abc import Iterable
 
-    spec = CentreSpec(agents=args.agents, days=args.days, start=args.start,
-                      time_zone=args.time_zone, tenant=args.tenant, seed=args.seed,
-                      late_fraction=args.late, duplicate_fraction=args.duplicates,
-                      identities_known_late_fraction=args.known_late)
+    records: Iterable[dict[str, Any]]
+    if args.profile == "basic":
+        from streams.local.simulate import CentreSpec, generate
+
+        records = generate(CentreSpec(
+            agents=args.agents, days=args.days, start=args.start, time_zone=args.time_zone,
+            tenant=args.tenant or "demo", seed=args.seed, late_fraction=args.late,
+            duplicate_fraction=args.duplicates, identities_known_late_fraction=args.known_late))
+    else:
+        from streams.local.centre import Centre
+        from streams.local.centre import generate as centre
+
+        records = centre(Centre(
+            agents=args.agents, days=args.days, start=args.start, time_zone=args.time_zone,
+            tenant=args.tenant or "northwind", seed=args.seed, late_fraction=args.late,
+            duplicate_fraction=args.duplicates, identities_known_late_fraction=args.known_late))
     try:
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     except OSError as exc:
         print(f"rta simulate: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 2
     with out:
-        for record in generate(spec):
+        for record in records:
             out.write(orjson.dumps(record) + b"\n")
     return 0
 
@@ -69,13 +81,27 @@ def register(sub: Any) -> None:
     p.add_argument("--pretty", action="store_true", help="indent the JSON output")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("simulate", help="write a synthetic centre's event log (JSON Lines)")
+    p = sub.add_parser(
+        "simulate", help="write a synthetic centre's event log (JSON Lines)",
+        description="Write a synthetic contact centre's event log (JSON Lines of {'kind', "
+                    "'body'}), deterministic for a seed. --profile centre (default): the "
+                    "believable centre of `rta up --demo` (docs/DEMO.md): teams with their own "
+                    "shifts (day shifts 06:00-13:00, part-timers, an overnight team across "
+                    "midnight), breaks and lunches, calls with hold and wrap-up, chat agents "
+                    "with concurrency (chatCapacity, chatsInProgress), late logins, long calls "
+                    "into breaks, early logouts, the odd UNKNOWN state; agents named, with "
+                    "their team, in the schedules. --profile basic: the plain centre of the "
+                    "benchmarks (uniform shifts, no names).")
+    p.add_argument("--profile", choices=["centre", "basic"], default="centre",
+                   help="centre (default: the believable demo centre) or basic (the "
+                        "benchmarks' plain centre)")
     p.add_argument("--agents", type=positive, default=50)
     p.add_argument("--days", type=positive, default=2)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 7),
                    help="first day, YYYY-MM-DD (default 2026-03-07: DST starts the day after)")
     p.add_argument("--time-zone", default="America/Chicago", type=timezone)
-    p.add_argument("--tenant", default="demo")
+    p.add_argument("--tenant", help="tenant id (default: northwind for --profile centre, as "
+                                    "in examples/tenants.toml; demo for basic)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--late", type=fraction, default=0.0, help="share of late state events")
     p.add_argument("--duplicates", type=fraction, default=0.0, help="share delivered twice")

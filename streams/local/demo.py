@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -47,9 +48,11 @@ BATCH = 500  # items per ingest request
 STATES_PATH = "/api/rest/scheduling/gis/realTimeAgentState"
 SCHEDULES_PATH = "/v1/schedules"
 
+LANES = 4  # requests in flight at once, each identity's events in one of them
+
 #: One record ready to send: (arrival ms, "state"|"schedule", acdServerId of a state
-#: event or "", the JSON item as the ingest takes it).
-Item = tuple[int, str, str, bytes]
+#: event or "", its acdAgentId or "", the JSON item as the ingest takes it).
+Item = tuple[int, str, str, str, bytes]
 
 
 @contextmanager
@@ -74,18 +77,19 @@ def ingest_items(spec: Centre) -> list[Item]:
     ``tenantId`` and ``acdServerId`` (the credential and the query name them), a
     schedule message without ``tenantId``. Kept as bytes: a tenth of the memory
     of the parsed records (2,000 agents: ~900,000 of them)."""
-    keyed: list[tuple[int, int, int, str, str, bytes]] = []
+    keyed: list[tuple[int, int, int, Item]] = []
     for n in range(spec.agents):
         for i, (arrival, rec) in enumerate(agent_records(spec, spec.first_agent + n)):
             body = rec["body"]
             if rec["kind"] == "state":
                 item = {k: v for k, v in body.items() if k not in ("tenantId", "acdServerId")}
-                keyed.append((arrival, n, i, "state", body["acdServerId"], orjson.dumps(item)))
+                keyed.append((arrival, n, i, (arrival, "state", body["acdServerId"],
+                                              body["acdAgentId"], orjson.dumps(item))))
             else:
                 item = {k: v for k, v in body.items() if k != "tenantId"}
-                keyed.append((arrival, n, i, "schedule", "", orjson.dumps(item)))
+                keyed.append((arrival, n, i, (arrival, "schedule", "", "", orjson.dumps(item))))
     keyed.sort(key=lambda x: (x[0], x[1], x[2]))
-    return [(arrival, kind, server, data) for arrival, _, _, kind, server, data in keyed]
+    return [item for *_, item in keyed]
 
 
 class DemoError(Exception):
@@ -100,15 +104,19 @@ class Feeder:
     tried again with back-off; the same batch sent twice changes nothing (state
     events carry event ids, a schedule message replaces its own window). Per
     request, schedules come first, then each ACD server's state events; each
-    identity's events and each agent's schedules keep their order.
+    identity's events and each agent's schedules keep their order: the state events go
+    in ``lanes`` requests at once (a request's time is mostly the wait for the broker's
+    acknowledgements), each identity's always in the same lane.
 
     ``clock`` (epoch ms) and ``sleep`` can be given (tests)."""
 
     def __init__(self, url: str, api_key: str, items: list[Item], stop: threading.Event, *,
-                 batch: int = BATCH, announce: Callable[[str], None] | None = None,
+                 batch: int = BATCH, lanes: int = LANES,
+                 announce: Callable[[str], None] | None = None,
                  clock: Callable[[], int] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.url, self.items, self.stop, self.batch = url.rstrip("/"), items, stop, batch
+        self.lanes = lanes
         self.headers = {"x-api-key": api_key, "Content-Type": "application/json"}
         self.announce = announce or (lambda text: None)
         self.clock = clock or (lambda: int(time.time() * 1000))
@@ -182,15 +190,25 @@ class Feeder:
         return False
 
     async def _send(self, session: aiohttp.ClientSession, items: list[Item]) -> bool:
-        """Schedules first, then state events by ACD server, in batches; False once
-        told to stop."""
-        schedules = [data for _, kind, _, data in items if kind == "schedule"]
-        states: dict[str, list[bytes]] = {}
-        for _, kind, server, data in items:
+        """Schedules first, then the state events, in batches: one lane of requests
+        after the other per ACD server and lane (an identity's lane: a hash of its
+        id), the lanes at once; False once told to stop."""
+        schedules = [data for _, kind, _, _, data in items if kind == "schedule"]
+        if not await self._lane(session, [(SCHEDULES_PATH, schedules)]):
+            return False
+        lanes: list[dict[str, list[bytes]]] = [{} for _ in range(self.lanes)]
+        for _, kind, server, ident, data in items:
             if kind == "state":
-                states.setdefault(server, []).append(data)
-        requests = [(SCHEDULES_PATH, schedules)] + [
-            (f"{STATES_PATH}?acdServerId={server}", group) for server, group in states.items()]
+                lane = lanes[zlib.crc32(ident.encode()) % self.lanes]
+                lane.setdefault(server, []).append(data)
+        async with asyncio.TaskGroup() as group:  # a DemoError in one cancels the others
+            tasks = [group.create_task(self._lane(session, [
+                (f"{STATES_PATH}?acdServerId={server}", data) for server, data in lane.items()]))
+                for lane in lanes if lane]
+        return all(t.result() for t in tasks)
+
+    async def _lane(self, session: aiohttp.ClientSession,
+                    requests: list[tuple[str, list[bytes]]]) -> bool:
         for path, group in requests:
             for k in range(0, len(group), self.batch):
                 if not await self._post(session, path, group[k:k + self.batch]):
@@ -264,7 +282,7 @@ def start_demo(settings: WorkerSettings, agents: int) -> threading.Event:
 
 def send_http(url: str, api_key: str, items: list[Item]) -> int:
     """Send items at once (`rta demo --url`); returns how many were accepted."""
-    now = [(0, kind, server, data) for _, kind, server, data in items]
+    now = [(0, kind, server, ident, data) for _, kind, server, ident, data in items]
     feeder = Feeder(url, api_key, now, threading.Event())
     return asyncio.run(feeder.run())
 

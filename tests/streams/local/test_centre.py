@@ -172,8 +172,8 @@ def test_the_demo_batches_pass_the_http_ingest_validation(seed: int, start: date
     items = ingest_items(spec)
     assert len(items) == sum(1 for _ in generate(spec))
     n = 0
-    for kind, server in {(kind, server) for _, kind, server, _ in items}:
-        group = [(arrival, orjson.loads(data)) for arrival, k, s, data in items
+    for kind, server in {(kind, server) for _, kind, server, _, _ in items}:
+        group = [(arrival, orjson.loads(data)) for arrival, k, s, _, data in items
                  if (k, s) == (kind, server)]
         for i in range(0, len(group), BATCH):
             chunk = group[i:i + BATCH]

@@ -71,8 +71,11 @@ async def alerts(w: Worker) -> None:
         if reducer is None or rt.due.get(akey) != when:
             continue  # revoked, or superseded by a newer deadline
         if not rt.caught_up(rt.partition_of(akey)):
-            heapq.heappush(rt.deadlines, (when + 1000, akey))  # backlog first
-            rt.due[akey] = when + 1000
+            # backlog first: asked again in a second (of the clock: a deadline long
+            # past, an agent's last evaluated in event time, would else come back
+            # in this very turn, a second later each time)
+            heapq.heappush(rt.deadlines, (now + 1000, akey))
+            rt.due[akey] = now + 1000
             continue
         del rt.due[akey]
         outs = reducer.tick(now)

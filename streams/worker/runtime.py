@@ -378,6 +378,23 @@ class Runtime:
             if msg.offset > self.upstream.get(key, -1):
                 self.upstream[key] = msg.offset
 
+    def live_for(self, akey: str, reducer: AgentReducer, now: int) -> bool:
+        """Whether the agent's day summaries are built as of the worker clock ``now``:
+        its partition has no backlog, or the agent's latest known instant is today
+        (tenant time) already. A partition taking live input is often a few records
+        behind when asked; built as of the end of time then, today's summary of an
+        agent logged in painted its state to midnight (the demo's 2,000 agents: 442
+        of them, the centre's day at 75 % instead of 91 %). Its latest instant today,
+        the clock adds nothing past today: no day is painted that later events would
+        have to delete (what building a backlog as of the end of time is for)."""
+        if self.caught_up(self.partition_of(akey)):
+            return True
+        newest = reducer.newest
+        if newest is None or newest > now:
+            return False
+        cal = reducer.ctx.calendar
+        return cal.ordinal(newest) == cal.ordinal(now)
+
     def upstream_caught_up(self) -> bool:
         """No backlog waiting in front of the routers on this worker: while there is,
         an agent-input partition that looks caught up is only waiting for the routers

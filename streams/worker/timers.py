@@ -97,7 +97,7 @@ async def alerts(w: Worker) -> None:
         if reducer is None:
             rt.refreshing.discard(akey)
             continue
-        if reducer.eff.current[0] != LOGOUT and rt.caught_up(rt.partition_of(akey)):
+        if reducer.eff.current[0] != LOGOUT and rt.live_for(akey, reducer, now):
             reducer.changed.add(reducer.ctx.calendar.ordinal(now))
             rt.pending.add(akey)
         heapq.heappush(rt.refresh, (when + period, akey))
@@ -121,10 +121,11 @@ async def emit_summaries(w: Worker) -> None:
         reducer = rt.reducers.get(akey)
         if reducer is None:
             continue
-        # live: as of the worker clock; catching up on a backlog: as of the agent's
-        # last known instant (event time), so a backlog never paints open runs up to
-        # the wall clock (days that later events would delete again)
-        live = rt.caught_up(rt.partition_of(akey))
+        # live: as of the worker clock; catching up on a backlog of past days: as of
+        # the end of time (asOf: the agent's last known instant), so a backlog never
+        # paints open runs up to the wall clock (days that later events would delete
+        # again); see Runtime.live_for
+        live = rt.live_for(akey, reducer, now)
         as_of = now if live else None
         before = set(reducer.emitted)
         outs = reducer.build_changed(as_of)

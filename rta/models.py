@@ -111,17 +111,16 @@ def _chat_count(v: Any) -> int | None:
     return v
 
 
-MAX_LABEL = 200  # team and agent names: characters
+MAX_LABEL = 200  # team and agent names: characters kept
 
 
 def _label(v: Any) -> str | None:
-    if v is None:
-        return None
+    """A name for people, best effort: never a reason to refuse a schedule (bodies
+    already on the topics are parsed again): text or a number, spaces collapsed,
+    cut at ``MAX_LABEL`` characters; anything else is no name."""
     if isinstance(v, bool) or not isinstance(v, str | int):
-        raise ValueError(f"must be a string, got {type(v).__name__}")
-    text = " ".join(str(v).split())
-    if len(text) > MAX_LABEL:
-        raise ValueError(f"must be at most {MAX_LABEL} characters, got {len(text)}")
+        return None
+    text = " ".join(str(v).split())[:MAX_LABEL].strip()
     return text or None
 
 
@@ -259,12 +258,12 @@ class ScheduleMessage(_Identified):
             return data
         out = data
         main = data.get("mainTeam")
-        if data.get("team") is None and isinstance(main, Mapping) and main.get("name"):
-            out = {**out, "team": main["name"]}
+        if _label(data.get("team")) is None and isinstance(main, Mapping):
+            out = {**out, "team": main.get("name")}
         first, last = data.get("firstName"), data.get("lastName")
-        if data.get("agentName") is None and (first or last):
+        if _label(data.get("agentName")) is None and (first or last):
             out = {**out, "agentName": " ".join(
-                str(x) for x in (first, last) if isinstance(x, str) and x.strip())}
+                x for x in (_label(first), _label(last)) if x is not None)}
         return out
 
     @field_validator("agent_id", mode="before")

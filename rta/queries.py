@@ -70,15 +70,18 @@ def timeline(reducer: AgentReducer, day_start: int, day_end: int, as_of: int
     """One agent's day as the monitor draws it: the scheduled (counted) activities of
     ``[day_start, day_end)``, the effective states and the adherence of each stretch
     up to ``as_of`` (unscheduled time left out), each as runs of equal values merged.
-    The same pieces the day summaries add up (``AgentReducer.pieces``)."""
+    The same pieces the day summaries add up (``AgentReducer.pieces``). Nothing
+    before the agent's floor (days final and pruned here): no state is made up
+    for time whose events are gone; ``from`` says where the runs begin."""
     schedule = [{"start": max(p.start, day_start), "end": min(p.end, day_end),
                  "activity": p.activity_type, "category": p.category}
                 for p in reducer.schedule.parts if p.start < day_end and p.end > day_start]
     states: list[dict[str, Any]] = []
     adherence: list[dict[str, Any]] = []
     upto = min(day_end, as_of)
-    if upto > day_start:
-        for a, b, cls, _, (state, reason) in reducer.pieces(day_start, upto):
+    begin = day_start if reducer.floor is None else max(day_start, reducer.floor)
+    if upto > begin:
+        for a, b, cls, _, (state, reason) in reducer.pieces(begin, upto):
             name = STATE_NAMES[state]
             if states and states[-1]["end"] == a and (
                     states[-1]["state"], states[-1]["reasonCode"]) == (name, reason):
@@ -92,7 +95,7 @@ def timeline(reducer: AgentReducer, day_start: int, day_end: int, as_of: int
             else:
                 adherence.append({"start": a, "end": b, "adherence": cls.name})
     return {"agentId": reducer.agent_id, "acdAgentId": reducer.acd_agent_id,
-            "dayStart": day_start, "dayEnd": day_end, "asOf": as_of,
+            "dayStart": day_start, "dayEnd": day_end, "asOf": as_of, "from": begin,
             "schedule": schedule, "states": states, "adherence": adherence}
 
 

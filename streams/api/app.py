@@ -37,7 +37,7 @@ from rta.queries import (
     sort_by_agent,
 )
 from streams.api.auth import Authenticator, LoginError, Principal, digest, new_session_id
-from streams.api.monitor import Monitor
+from streams.api.monitor import Monitor, secure
 from streams.api.openapi import openapi_document
 from streams.api.ports import VIEWS, Backend, Session, Unavailable
 from streams.metrics import CONTENT_TYPE, Figures, histogram, new_registry
@@ -445,7 +445,7 @@ class Api:
                            "by the sender's clock: replayed, or the workers' clocks differ")
         rows, parts = await self.backend.local_activity(
             tenant, None if ids is None else [str(i) for i in ids], from_ts, to_ts, view)
-        return json_response({"agents": rows, "partitions": parts})
+        return json_response({"agents": rows, "partitions": parts, "view": view})
 
     async def agent_status(self, request: web.Request) -> web.Response:
         principal = await self.principal(request)
@@ -484,7 +484,8 @@ class Api:
             "sessionId": sid, "userId": user, "tenantId": tenant,
             "sessionTimeout": str(self.config.session_idle_ms // 60_000),
         })
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict", path="/",
+                            secure=secure(request))
         return response
 
     async def logout(self, request: web.Request) -> web.Response:

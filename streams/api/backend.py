@@ -260,7 +260,13 @@ class WorkerBackend:
             covered += parts
         body = orjson.dumps({"tenant": tenant, "agentIds": agent_ids, "fromTime": from_ts,
                              "toTime": to_ts, "sentAt": now_ms(), "view": view})
-        for answer in await asyncio.gather(*(self._ask(h, body) for h in remote)):
+        for host, answer in zip(remote, await asyncio.gather(
+                *(self._ask(h, body) for h in remote)), strict=True):
+            if view != "rtas" and answer.get("view") != view:
+                # a worker of an earlier version (a rolling upgrade) answers with
+                # Real-Time Agent States whatever it is asked
+                raise Unavailable(f"worker {host} cannot answer for {view!r} yet (an "
+                                  "earlier version); retry")
             rows += answer["agents"]
             covered += answer["partitions"]
         if sorted(covered) != list(range(self.settings.partitions)):

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 from collections import deque
 
+from streams.api.ports import Unavailable
+
 Event = tuple[str, bytes]  # (event name, JSON data)
 
 
@@ -55,8 +57,11 @@ class LiveFeed:
     def __init__(self, limit: int = 20_000) -> None:
         self.limit = limit
         self._subs: dict[str, set[Subscription]] = {}
+        self.closing = False
 
     def subscribe(self, tenant: str) -> Subscription:
+        if self.closing:  # the worker is stopping: the page goes elsewhere
+            raise Unavailable("this worker is stopping; retry")
         sub = Subscription(self, tenant, self.limit)
         self._subs.setdefault(tenant, set()).add(sub)
         return sub
@@ -80,7 +85,9 @@ class LiveFeed:
         return sum(len(s) for s in self._subs.values())
 
     def close_all(self) -> None:
-        """End every stream (the worker is stopping): their clients reconnect."""
+        """End every stream (the worker is stopping): their clients reconnect; no new
+        one is opened."""
+        self.closing = True
         for subs in list(self._subs.values()):
             for sub in list(subs):
                 sub.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from streams.api.app import Api
 
 HEARTBEAT_SECONDS = 15.0
+TIMELINE_DAYS = 31  # how far back a timeline may be asked for (days kept may be fewer)
+WRITE_TIMEOUT = 10.0  # seconds a page may take to read what the stream writes
 STATIC = {  # the files the page is made of: name -> content type
     "monitor.html": "text/html; charset=utf-8",
     "monitor.css": "text/css; charset=utf-8",
@@ -48,6 +51,12 @@ SECURITY_HEADERS = {
 
 def static_file(name: str) -> bytes:
     return (resources.files("streams.api") / "static" / name).read_bytes()
+
+
+def secure(request: web.Request) -> bool:
+    """Whether the page came over TLS (here, or to the proxy in front): then the
+    session cookie is only ever sent over TLS."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 def sse(event: str, data: bytes) -> bytes:
@@ -98,6 +107,10 @@ class Monitor:
         from streams.api.app import SESSION_COOKIE, ApiError, json_response
 
         api = self.api
+        if request.content_type != "application/json":
+            # a form of another site cannot send JSON without the browser asking first
+            raise ApiError(415, "unsupported_media_type", "send the key as JSON: "
+                           'Content-Type: application/json, {"apiKey": "..."}')
         body = api._json(await api._body(request))
         key = body.get("apiKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:
@@ -111,7 +124,8 @@ class Monitor:
         await api.backend.sessions.create(digest(sid), Session(tenant, "api-key", now, now))
         response = json_response({"tenantId": tenant, "userId": "api-key",
                                   "sessionTimeout": str(api.config.session_idle_ms // 60_000)})
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict", path="/",
+                            secure=secure(request))
         return response
 
     async def signout(self, request: web.Request) -> web.Response:
@@ -172,10 +186,13 @@ class Monitor:
             except QueryError as exc:
                 raise ApiError(400, "invalid_parameter", str(exc)) from None
         if day != today:
+            ordinal, first = date.fromisoformat(day).toordinal(), date.fromisoformat(today)
+            if not -TIMELINE_DAYS <= ordinal - first.toordinal() <= 1:
+                raise ApiError(400, "invalid_parameter", f"date {day}: a timeline is of "
+                               f"the last {TIMELINE_DAYS} days, today or tomorrow "
+                               f"(today is {today} in the tenant's time zone)")
             cal = self._calendars[self.api.backend.tenant_settings(tenant).time_zone]
-            from datetime import date
-
-            start, end = cal.bounds(date.fromisoformat(day).toordinal())
+            start, end = cal.bounds(ordinal)
         rows = await self.api.backend.activity(tenant, [agent], start, end, view="timeline")
         if not rows:
             raise ApiError(404, "agent_not_found", f"no agent {agent!r}")
@@ -198,7 +215,7 @@ class Monitor:
             await response.prepare(request)
             self.streams += 1
             try:
-                await response.write(b"retry: 1000\n\n" + sse("snapshot", first))
+                await self._write(response, b"retry: 1000\n\n" + sse("snapshot", first))
                 await self._pump(request, response, sub, principal.session)
             except ConnectionResetError:  # the page went away
                 pass
@@ -216,16 +233,24 @@ class Monitor:
             if sub.overflowed:  # too slow to take them: reconnect for a snapshot
                 return
             if events:
-                await response.write(b"".join(sse(e, d) for e, d in events))
+                await self._write(response, b"".join(sse(e, d) for e, d in events))
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_SECONDS
                 if session is not None and not await self._still_signed_in(request):
-                    await response.write(sse("signedout", orjson.dumps(
+                    await self._write(response, sse("signedout", orjson.dumps(
                         {"reason": "the session ended or expired; sign in again"})))
                     return
-                await response.write(sse("heartbeat", orjson.dumps(
+                await self._write(response, sse("heartbeat", orjson.dumps(
                     {"now": self.api.clock()})))
             await asyncio.sleep(0.05)  # coalesce: at most 20 writes a second
+
+    @staticmethod
+    async def _write(response: web.StreamResponse, data: bytes) -> None:
+        """A page that stops reading (its connection open) is let go, not waited for."""
+        try:
+            await asyncio.wait_for(response.write(data), WRITE_TIMEOUT)
+        except TimeoutError:
+            raise ConnectionResetError("the page did not read in time") from None
 
     async def _still_signed_in(self, request: web.Request) -> bool:
         """The session is alive (a connected page counts as a use of it)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rta.config import TenantSettings
 from rta.models import ScheduleMessage, StateEvent
-from streams.api.feed import LiveFeed
 from streams.metrics import Figure
+
+if TYPE_CHECKING:
+    from streams.api.feed import LiveFeed
 
 
 @dataclass(frozen=True)

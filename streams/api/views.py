@@ -90,7 +90,10 @@ class TopicViews:
                         self.end_offsets = await self.consumer.end_offsets(list(parts))
                         self.broker_ok_at = time.monotonic()
                         if targets is None:
-                            targets = dict(self.end_offsets)
+                            # ready once statuses, summaries and sessions are read; the
+                            # alerts (not compacted: a week of them, maybe) come after
+                            targets = {tp: end for tp, end in self.end_offsets.items()
+                                       if tp.topic != self.settings.topic_alerts}
                 batch = await self.consumer.getmany(timeout_ms=200)
                 for tp, records in batch.items():
                     for rec in records:
@@ -158,8 +161,11 @@ class TopicViews:
 
     def _forget_alerts(self, tenant: str, newest: int) -> None:
         kept = self.alerts[tenant]
-        for k in [k for k, (_, e, _) in kept.items() if e is not None
-                  and e < newest - ALERT_KEEP_MS]:
+        # ended more than a day ago; open, started more than two days ago (an end that
+        # never came: the agent's history was moved or recomputed meanwhile)
+        for k in [k for k, (s, e, _) in kept.items()
+                  if (e is not None and e < newest - ALERT_KEEP_MS)
+                  or (e is None and s < newest - 2 * ALERT_KEEP_MS)]:
             del kept[k]
         if len(kept) > ALERTS_PER_TENANT:  # still too many: the oldest ended ones go
             ended = sorted((e, k) for k, (_, e, _) in kept.items() if e is not None)
@@ -172,7 +178,8 @@ class TopicViews:
         newest = self._newest_alert.get(tenant, 0)
         kept = self.alerts.get(tenant, {})
         return [v for s, e, v in sorted(kept.values(), key=lambda x: x[0])
-                if e is None or e >= newest - ALERT_KEEP_MS]
+                if (e is None and s >= newest - 2 * ALERT_KEEP_MS)
+                or (e is not None and e >= newest - ALERT_KEEP_MS)]
 
     def _apply_summary(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:

@@ -33,7 +33,7 @@ from streams.worker.runtime import LATENCY_BUCKETS, Runtime
 # what docs/API.md, docs/HISTORY.md and docs/WFM.md promise, as scraped before
 HTTP = {"rta_http_requests_total": "counter", "rta_http_request_duration_seconds": "histogram",
         "rta_http_ingested_total": "counter", "rta_http_rejected_batches_total": "counter",
-        "rta_event_loop_lag_seconds": "gauge"}
+        "rta_event_loop_lag_seconds": "gauge", "rta_monitor_streams": "gauge"}
 ENGINE = {**{f"rta_{n}_total": "counter" for n in (
     "routed", "applied", "held", "released", "deadletter", "summaries", "restored", "pruned")},
     "rta_reducers": "gauge", "rta_ready": "gauge", "rta_view_lag_records": "gauge",

@@ -218,7 +218,8 @@
   function onSummary(x) {
     if (!x || x.agentId == null || x.date !== store.date) return; // another day's: not shown
     const id = String(x.agentId);
-    store.summaries.set(id, x);
+    if (x.removed) store.summaries.delete(id); // the day no longer exists (a tombstone)
+    else store.summaries.set(id, x);
     ui.dirtyAgents.add(id);
     ui.teamsDirty = true;
     scheduleDataFrame();

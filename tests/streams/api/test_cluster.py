@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rta.calendar import DayCalendar
 from rta.config import TenantsConfig
-from rta.queries import activity_detail
+from rta.queries import activity_detail, timeline
 from rta.replay import replay_log
 from streams.local.simulate import CentreSpec, generate
 from tests.support.http import (
@@ -69,6 +70,16 @@ def test_every_worker_answers_for_every_agent(service: Service) -> None:
         for agent in reducers:
             st = http.call("GET", f"/v1/agents/{agent}/status", key=NW)
             assert st.status == 200 and str(st.json["agentId"]) == agent
+    # the monitor's timelines too, from the reducer of whichever worker owns the agent
+    cal = DayCalendar("America/Chicago")
+    start, end = cal.bounds(DAY.toordinal())
+    for agent in sorted(reducers, key=int)[::2]:
+        want_timeline = timeline(reducers[agent], start, end, end)
+        for http in (w1, w2):
+            got = http.call("GET", f"/monitor/v1/agents/{agent}/timeline?date={day}",
+                            key=NW).json
+            for field in ("schedule", "states", "adherence", "dayStart", "dayEnd"):
+                assert got[field] == want_timeline[field], (agent, field)
     for http in (w1, w2):  # each asked the other for the agents it owns
         metrics = http.call("GET", "/metrics").body.decode()
         assert 'rta_http_requests_total{method="POST",route="/internal/v1/activity",' \

@@ -199,6 +199,9 @@ def test_an_agent_going_out_turns_out_within_2_s_then_alerts(up: Up, browser: An
 def test_the_timeline_draws_the_schedule_against_the_states(up: Up, browser: Any) -> None:
     api, agent, acd = up.api, 9002, "scripted-9002"
     start = now_ms()
+    _, ds, _ = DayCalendar(ZONE).day(start)
+    if start - ds < 35 * 60_000:  # the scripted half hour would begin yesterday
+        pytest.skip("within 35 minutes of the tenant's midnight: run it again later")
     sched = schedule_of(agent, start)
     sched["acdAgentId"] = acd
     assert api.call("POST", "/v1/schedules", sched, key=DEMO_KEY).status == 200

@@ -535,10 +535,9 @@ class AgentReducer:
         """``team``/``name``: who the agent is (for the live status), kept until a later
         message names others. ``pos``: the message's place in the log (schedule
         partition, offset). One at or before the latest applied from that partition is
-        a copy read again (a router
-        re-routing after a takeover) or one delivered out of order: it is applied (its
-        window may differ from the later message's), but asks for no recompute: that
-        was asked when it first came."""
+        a copy read again (a router re-routing after a takeover) or one delivered out of
+        order: it is applied (its window may differ from the later message's), but asks
+        for no recompute, names no one: that was done when it first came."""
         seen = False
         if pos is not None:
             part, offset = pos

@@ -15,7 +15,7 @@ import asyncio
 import time
 from datetime import date
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
@@ -141,18 +141,21 @@ class Monitor:
         return response
 
     # ------------------------------------------------------------------ data
-    def _today(self, tenant: str, now: int) -> tuple[str, int, int]:
-        settings = self.api.backend.tenant_settings(tenant)
-        cal = self._calendars.get(settings.time_zone)
+    def _calendar(self, tenant: str) -> DayCalendar:
+        zone = self.api.backend.tenant_settings(tenant).time_zone
+        cal = self._calendars.get(zone)
         if cal is None:
-            cal = self._calendars[settings.time_zone] = DayCalendar(settings.time_zone)
-        ordinal, start, end = cal.day(now)
-        return cal.iso(ordinal), start, end
+            cal = self._calendars[zone] = DayCalendar(zone)
+        return cal
+
+    def _today(self, tenant: str, now: int) -> str:
+        cal = self._calendar(tenant)
+        return cal.iso(cal.ordinal(now))
 
     def _snapshot(self, tenant: str) -> bytes:
         """The snapshot's JSON, assembled from the views' JSON as they hold it."""
         now = self.api.clock()
-        day, _, _ = self._today(tenant, now)
+        day = self._today(tenant, now)
         statuses, summaries, alerts = self.api.backend.live(tenant, day)
         settings = self.api.backend.tenant_settings(tenant)
         head = orjson.dumps({
@@ -177,28 +180,25 @@ class Monitor:
         principal = await self.api.principal(request)
         tenant = principal.tenant
         agent = request.match_info["agentId"].strip()
-        now = self.api.clock()
-        today, start, end = self._today(tenant, now)
-        day = today
+        cal = self._calendar(tenant)
+        today = cal.ordinal(self.api.clock())
+        day = cal.iso(today)
         if "date" in request.query:
             try:
                 day = check_date(request.query["date"])
             except QueryError as exc:
                 raise ApiError(400, "invalid_parameter", str(exc)) from None
-        if day != today:
-            ordinal, first = date.fromisoformat(day).toordinal(), date.fromisoformat(today)
-            if not -TIMELINE_DAYS <= ordinal - first.toordinal() <= 1:
-                raise ApiError(400, "invalid_parameter", f"date {day}: a timeline is of "
-                               f"the last {TIMELINE_DAYS} days, today or tomorrow "
-                               f"(today is {today} in the tenant's time zone)")
-            cal = self._calendars[self.api.backend.tenant_settings(tenant).time_zone]
-            start, end = cal.bounds(ordinal)
+        ordinal = date.fromisoformat(day).toordinal()
+        if not -TIMELINE_DAYS <= ordinal - today <= 1:
+            raise ApiError(400, "invalid_parameter", f"date {day}: a timeline is of the "
+                           f"last {TIMELINE_DAYS} days, today or tomorrow (today is "
+                           f"{cal.iso(today)} in the tenant's time zone)")
+        start, end = cal.bounds(ordinal)
         rows = await self.api.backend.activity(tenant, [agent], start, end, view="timeline")
         if not rows:
             raise ApiError(404, "agent_not_found", f"no agent {agent!r}")
         row = rows[0]
-        row.update(agentId=str(row["agentId"]), date=day,
-                   timeZone=self.api.backend.tenant_settings(tenant).time_zone)
+        row.update(agentId=str(row["agentId"]), date=day, timeZone=cal.zone.key)
         return json_response(row)
 
     # ------------------------------------------------------------------ live
@@ -264,17 +264,3 @@ class Monitor:
             return True  # cannot tell now: the next heartbeat asks again
         return True
 
-
-def parse_events(raw: bytes) -> list[tuple[str, Any]]:
-    """Server-sent events as (event, parsed data) (for tests and tools)."""
-    out = []
-    for block in raw.split(b"\n\n"):
-        name, data = "message", None
-        for line in block.split(b"\n"):
-            if line.startswith(b"event: "):
-                name = line[7:].decode()
-            elif line.startswith(b"data: "):
-                data = orjson.loads(line[6:])
-        if data is not None:
-            out.append((name, data))
-    return out

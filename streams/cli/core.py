@@ -41,24 +41,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from collections.abc import Iterable
-
-    records: Iterable[dict[str, Any]]
+    # the two generators take the same settings; their tenants differ by default
+    spec_of: Any
     if args.profile == "basic":
-        from streams.local.simulate import CentreSpec, generate
-
-        records = generate(CentreSpec(
-            agents=args.agents, days=args.days, start=args.start, time_zone=args.time_zone,
-            tenant=args.tenant or "demo", seed=args.seed, late_fraction=args.late,
-            duplicate_fraction=args.duplicates, identities_known_late_fraction=args.known_late))
+        from streams.local.simulate import CentreSpec as spec_of
+        from streams.local.simulate import generate
+        tenant = "demo"
     else:
-        from streams.local.centre import Centre
-        from streams.local.centre import generate as centre
-
-        records = centre(Centre(
-            agents=args.agents, days=args.days, start=args.start, time_zone=args.time_zone,
-            tenant=args.tenant or "northwind", seed=args.seed, late_fraction=args.late,
-            duplicate_fraction=args.duplicates, identities_known_late_fraction=args.known_late))
+        from streams.local.centre import Centre as spec_of
+        from streams.local.centre import generate  # type: ignore[assignment]
+        tenant = "northwind"
+    records = generate(spec_of(
+        agents=args.agents, days=args.days, start=args.start, time_zone=args.time_zone,
+        tenant=args.tenant or tenant, seed=args.seed, late_fraction=args.late,
+        duplicate_fraction=args.duplicates, identities_known_late_fraction=args.known_late))
     try:
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     except OSError as exc:

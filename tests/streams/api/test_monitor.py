@@ -17,7 +17,6 @@ import pytest
 
 from streams.api import monitor
 from streams.api.feed import LiveFeed
-from streams.api.monitor import parse_events
 from tests.support.fake_backend import FakeService
 from tests.support.http import KEYS, PASSWORDS, Http
 
@@ -148,6 +147,21 @@ def test_no_snapshot_while_the_views_catch_up(fake: FakeService) -> None:
 
 
 # ---------------------------------------------------------------------- events
+def parse_events(raw: bytes) -> list[tuple[str, Any]]:
+    """Server-sent events as (event, parsed data)."""
+    out = []
+    for block in raw.split(b"\n\n"):
+        name, data = "message", None
+        for line in block.split(b"\n"):
+            if line.startswith(b"event: "):
+                name = line[7:].decode()
+            elif line.startswith(b"data: "):
+                data = orjson.loads(line[6:])
+        if data is not None:
+            out.append((name, data))
+    return out
+
+
 class Stream:
     """An open event stream, read on a socket as it comes."""
 
